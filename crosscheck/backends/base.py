@@ -1,0 +1,60 @@
+"""What every backend provides, and the objective they all differentiate.
+
+A backend only computes: given a case and its input point in a dtype, it
+returns the objective's value and its gradient for every differentiated
+input, as numpy arrays. It knows nothing of references, tolerances or files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Evaluation:
+    value: float
+    grads: dict  # param -> numpy array, shaped like the input
+    notes: dict = field(default_factory=dict)  # op -> how this backend binds it, where not native
+
+
+class CaseOutputError(TypeError):
+    """A case returned something that is not an array of this backend."""
+
+
+def output_shape(out, backend):
+    shape = getattr(out, "shape", None)
+    if shape is None or isinstance(out, (bool, str)):
+        raise CaseOutputError(
+            f"the case returned {type(out).__name__} {out!r:.60}, expected an array of backend {backend!r}")
+    return tuple(shape)
+
+
+def objective(case, nn, args, dtype):
+    """The scalar a backend differentiates: the case's output, contracted with the
+    case's seeded cotangent when it is not a scalar. Returns (scalar, output shape)."""
+    out = case.fn(nn, **args)
+    shape = output_shape(out, nn.backend)
+    if int(np.prod(shape)) == 1:
+        return nn.reshape(out, ()), shape
+    c = nn.constant(case.cotangent_for(shape, dtype))
+    return nn.sum(nn.multiply(out, c)), shape
+
+
+class Backend:
+    """Base class. ``name`` is what tables show; ``reference`` marks the finite-difference reference."""
+
+    name = "?"
+    reference = False
+
+    def unavailable(self):
+        """None when the backend can run, else the reason it cannot (shown in ``skipped`` rows)."""
+        return None
+
+    def applies(self, case):
+        """Whether this backend has anything to compute for ``case``."""
+        return True
+
+    def evaluate(self, case, point, dtype) -> Evaluation:
+        raise NotImplementedError

@@ -1,0 +1,87 @@
+"""The numpy core on its tape (``core``), and a case's hand-written whole-model backward (``handwritten``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import losses, ops, tape
+from ..core.tape import Tensor, apply
+from ..vocabulary import Vocabulary
+from .base import Backend, Evaluation, objective
+
+
+class CoreVocabulary(Vocabulary):
+    """``nn`` bound to the core's ops: every call records a node on the tape."""
+
+    backend = "core"
+
+    def __init__(self, dtype):
+        self.dtype = np.dtype(dtype)
+
+    def constant(self, array):
+        return Tensor(np.asarray(array, dtype=self.dtype))
+
+    def add(self, a, b): return apply(ops.add, a, b)
+    def subtract(self, a, b): return apply(ops.subtract, a, b)
+    def multiply(self, a, b): return apply(ops.multiply, a, b)
+    def divide(self, a, b): return apply(ops.divide, a, b)
+    def negative(self, a): return apply(ops.negative, a)
+    def power(self, a, exponent): return apply(ops.power, a, exponent=exponent)
+    def exp(self, a): return apply(ops.exp, a)
+    def log(self, a): return apply(ops.log, a)
+    def sin(self, a): return apply(ops.sin, a)
+    def cos(self, a): return apply(ops.cos, a)
+    def tanh(self, a): return apply(ops.tanh, a)
+    def sigmoid(self, a): return apply(ops.sigmoid, a)
+    def relu(self, a): return apply(ops.relu, a)
+    def maximum(self, a, b): return apply(ops.maximum, a, b)
+    def matmul(self, a, b): return apply(ops.matmul, a, b)
+    def sum(self, a, axis=None, keepdims=False): return apply(ops.sum, a, axis=axis, keepdims=keepdims)
+    def mean(self, a, axis=None, keepdims=False): return apply(ops.mean, a, axis=axis, keepdims=keepdims)
+    def reshape(self, a, shape): return apply(ops.reshape, a, shape=shape)
+    def transpose(self, a, axes=None): return apply(ops.transpose, a, axes=axes)
+    def mean_squared_error(self, pred, target): return apply(losses.mean_squared_error, pred, target)
+    def binary_cross_entropy(self, p, y): return apply(losses.binary_cross_entropy, p, y)
+    def softmax_cross_entropy(self, logits, target): return apply(losses.softmax_cross_entropy, logits, target)
+
+
+class CoreBackend(Backend):
+    """Gradients by the core's reverse-mode tape."""
+
+    name = "core"
+
+    def evaluate(self, case, point, dtype):
+        leaves = {k: Tensor(np.asarray(v, dtype=dtype), requires_grad=case.inputs[k].grad) for k, v in point.items()}
+        loss, _ = objective(case, CoreVocabulary(dtype), leaves, dtype)
+        wrt = case.wrt
+        grads = tape.gradients(loss, [leaves[k] for k in wrt])
+        return Evaluation(float(loss.value), dict(zip(wrt, grads)))
+
+
+class HandwrittenBackend(Backend):
+    """Gradients by the case's own hand-written backward (the manual MLP, the deep stacks)."""
+
+    name = "handwritten"
+
+    def applies(self, case):
+        return case.backward is not None
+
+    def evaluate(self, case, point, dtype):
+        arrays = {k: np.asarray(v, dtype=dtype) for k, v in point.items()}
+        loss, shape = objective(case, CoreVocabulary(dtype), {k: Tensor(v) for k, v in arrays.items()}, dtype)
+        g = np.ones(shape, dtype) if int(np.prod(shape)) == 1 else case.cotangent_for(shape, dtype)
+        grads = case.backward(g, **arrays)
+        if not isinstance(grads, dict):
+            raise TypeError(f"hand-written backward of {case.name!r} returned {type(grads).__name__}, "
+                            f"expected a dict {{param: gradient}}")
+        missing = [k for k in case.wrt if k not in grads]
+        if missing:
+            raise ValueError(f"hand-written backward of {case.name!r} gave no gradient for {missing}")
+        out = {}
+        for k in case.wrt:
+            grad = np.asarray(grads[k])
+            if grad.shape != arrays[k].shape:
+                raise ValueError(f"hand-written backward of {case.name!r}: gradient of {k!r} has shape "
+                                 f"{grad.shape}, the input has {arrays[k].shape}")
+            out[k] = grad
+        return Evaluation(float(loss.value), out)

@@ -1,0 +1,190 @@
+"""The reference: float64 central differences of the case evaluated in plain numpy.
+
+The case is evaluated on a *stack* of input points at once: every array
+carries a leading batch axis (length B, or 1 for inputs not being perturbed)
+and the vocabulary below maps each op onto the trailing, logical axes. One
+call then gives f at all the perturbed points of a chunk of elements, which
+is what makes full element-wise differences cheap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.losses import log_softmax
+from ..core.ops import sigmoid_value
+from ..numerical import central_difference, one_sided_differences
+from ..vocabulary import Vocabulary
+from .base import Backend, Evaluation, objective
+
+
+class Batched:
+    """A stack of arrays: ``data`` has shape (B, *shape), B ≥ 1 (B = 1 broadcasts)."""
+
+    __slots__ = ("data",)
+    __array_ufunc__ = None  # ndarray ∘ Batched defers to our operators
+
+    def __init__(self, data):
+        self.data = data
+
+    shape = property(lambda self: self.data.shape[1:])
+    ndim = property(lambda self: self.data.ndim - 1)
+    dtype = property(lambda self: self.data.dtype)
+
+    def __add__(self, o): return _binary(np.add, self, o)
+    def __radd__(self, o): return _binary(np.add, o, self)
+    def __sub__(self, o): return _binary(np.subtract, self, o)
+    def __rsub__(self, o): return _binary(np.subtract, o, self)
+    def __mul__(self, o): return _binary(np.multiply, self, o)
+    def __rmul__(self, o): return _binary(np.multiply, o, self)
+    def __truediv__(self, o): return _binary(np.divide, self, o)
+    def __rtruediv__(self, o): return _binary(np.divide, o, self)
+    def __matmul__(self, o): return _matmul(self, o)
+    def __rmatmul__(self, o): return _matmul(o, self)
+    def __neg__(self): return Batched(-self.data)
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, Batched):
+            raise TypeError("power takes a constant exponent (x ** c)")
+        return Batched(self.data**exponent)
+
+
+def _lift(x):
+    """Numbers stay numbers; a plain array is one unperturbed point (batch axis of 1)."""
+    if isinstance(x, Batched):
+        return x
+    if np.ndim(x) == 0 and not isinstance(x, np.ndarray):
+        return x
+    return Batched(np.asarray(x)[None])
+
+
+def _aligned(a, b):
+    """Raw data of a and b with equal rank: logical axes right-aligned, batch axis first."""
+    da, db = a.data, b.data
+    n = max(da.ndim, db.ndim)
+    da = da.reshape(da.shape[:1] + (1,) * (n - da.ndim) + da.shape[1:])
+    db = db.reshape(db.shape[:1] + (1,) * (n - db.ndim) + db.shape[1:])
+    return da, db
+
+
+def _binary(ufunc, a, b):
+    a, b = _lift(a), _lift(b)
+    if not isinstance(a, Batched):
+        return Batched(ufunc(a, b.data))
+    if not isinstance(b, Batched):
+        return Batched(ufunc(a.data, b))
+    return Batched(ufunc(*_aligned(a, b)))
+
+
+def _matmul(a, b):
+    a, b = _lift(a), _lift(b)
+    da = a.data[..., None, :] if a.ndim == 1 else a.data  # a logical vector is a row
+    db = b.data[..., None] if b.ndim == 1 else b.data  # b logical vector is a column
+    # right-align the logical batch dims of the two operands
+    n = max(da.ndim, db.ndim)
+    da = da.reshape(da.shape[:1] + (1,) * (n - da.ndim) + da.shape[1:])
+    db = db.reshape(db.shape[:1] + (1,) * (n - db.ndim) + db.shape[1:])
+    out = da @ db
+    if b.ndim == 1:
+        out = out[..., 0]
+    if a.ndim == 1:
+        out = out[..., 0, :] if b.ndim != 1 else out[..., 0]
+    return Batched(out)
+
+
+def _axes(x, axis):
+    """Logical reduction axes -> data axes (the batch axis is never reduced)."""
+    if axis is None:
+        return tuple(range(1, x.data.ndim))
+    axes = (axis,) if np.isscalar(axis) else tuple(axis)
+    return tuple(ax % x.ndim + 1 for ax in axes)
+
+
+class BatchedNumpy(Vocabulary):
+    """``nn`` as plain float64 numpy over stacks of points."""
+
+    backend = "numeric"
+
+    def constant(self, array):
+        return Batched(np.asarray(array, dtype=np.float64)[None])
+
+    def add(self, a, b): return _binary(np.add, a, b)
+    def subtract(self, a, b): return _binary(np.subtract, a, b)
+    def multiply(self, a, b): return _binary(np.multiply, a, b)
+    def divide(self, a, b): return _binary(np.divide, a, b)
+    def maximum(self, a, b): return _binary(np.maximum, a, b)
+    def negative(self, a): return Batched(-_lift(a).data)
+    def power(self, a, exponent): return _lift(a) ** exponent
+    def exp(self, a): return Batched(np.exp(_lift(a).data))
+    def log(self, a): return Batched(np.log(_lift(a).data))
+    def sin(self, a): return Batched(np.sin(_lift(a).data))
+    def cos(self, a): return Batched(np.cos(_lift(a).data))
+    def tanh(self, a): return Batched(np.tanh(_lift(a).data))
+    def sigmoid(self, a): return Batched(sigmoid_value(_lift(a).data))
+    def relu(self, a): return Batched(np.maximum(_lift(a).data, 0))
+    def matmul(self, a, b): return _matmul(a, b)
+
+    def sum(self, a, axis=None, keepdims=False):
+        a = _lift(a)
+        return Batched(np.sum(a.data, axis=_axes(a, axis), keepdims=keepdims))
+
+    def mean(self, a, axis=None, keepdims=False):
+        a = _lift(a)
+        return Batched(np.mean(a.data, axis=_axes(a, axis), keepdims=keepdims))
+
+    def reshape(self, a, shape):
+        a = _lift(a)
+        shape = (shape,) if np.isscalar(shape) else tuple(shape)
+        return Batched(a.data.reshape(a.data.shape[:1] + shape))
+
+    def transpose(self, a, axes=None):
+        a = _lift(a)
+        perm = reversed(range(a.ndim)) if axes is None else (ax % a.ndim for ax in axes)
+        return Batched(np.transpose(a.data, (0,) + tuple(p + 1 for p in perm)))
+
+    def mean_squared_error(self, pred, target):
+        d = _binary(np.subtract, pred, target)
+        return self.mean(d * d)
+
+    def binary_cross_entropy(self, p, y):
+        p, y = _lift(p), _lift(y)
+        logs = y * Batched(np.log(p.data)) + (1 - y) * Batched(np.log1p(-p.data))
+        return -self.mean(logs)
+
+    def softmax_cross_entropy(self, logits, target):
+        z = _lift(logits)
+        logp = Batched(log_softmax(z.data, axis=-1))
+        per_row = -self.sum(target * logp, axis=-1)
+        return self.mean(per_row)
+
+
+class NumericBackend(Backend):
+    """float64 central differences over every element of every differentiated input."""
+
+    name = "numeric"
+    reference = True
+
+    def _objective_of(self, case, point, param):
+        """f(stack of param values) -> values, with every other input held at the point."""
+        nn = BatchedNumpy()
+        fixed = {k: Batched(np.asarray(v, dtype=np.float64)[None]) for k, v in point.items() if k != param}
+
+        def f(stack):
+            loss, _ = objective(case, nn, {**fixed, param: Batched(stack)}, "float64")
+            return loss.data
+
+        return f
+
+    def evaluate(self, case, point, dtype="float64"):
+        point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
+        nn = BatchedNumpy()
+        loss, _ = objective(case, nn, {k: Batched(v[None]) for k, v in point.items()}, "float64")
+        grads = {k: central_difference(self._objective_of(case, point, k), point[k], batched=True) for k in case.wrt}
+        return Evaluation(float(loss.data[0]), grads)
+
+    def one_sided(self, case, point, param, flat_indices):
+        """(right, left, noise): one-sided derivatives of the objective at the flat indices of ``param``
+        (all elements when ``flat_indices`` is None) and a bound on their round-off."""
+        point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
+        f = self._objective_of(case, point, param)
+        return one_sided_differences(f, point[param], indices=flat_indices, batched=True)

@@ -1,0 +1,237 @@
+"""Cases, the ``@case`` decorator, and discovery of case files.
+
+A case is a function written once against the op vocabulary ``nn``; its
+inputs come from :mod:`crosscheck.inputs` specs, seeded by the case's name.
+``@case`` only records the case in the module that defines it; nothing runs
+at import. :func:`discover` imports case files and collects what they
+recorded, rejecting duplicate names with both files named.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .compare import DEFAULT_TOLERANCES, Tolerance
+from .inputs import InputError, InputSpec, seed_for
+
+DTYPES = ("float64", "float32")
+COTANGENTS = ("random", "ones")
+#: the attribute where ``@case`` leaves its cases in the defining module
+_MODULE_CASES = "__crosscheck_cases__"
+
+
+class CatalogueError(Exception):
+    """A case or case file that cannot be loaded; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A known, explained disagreement: the rows it matches become ``expected-discrepancy``.
+
+    ``backend``, ``dtype`` and ``param`` narrow the match; None matches any.
+    """
+
+    reason: str
+    backend: str | None = None
+    dtype: str | None = None
+    param: str | None = None
+
+    def matches(self, backend, dtype, param):
+        return all(want is None or want == got for want, got in
+                   ((self.backend, backend), (self.dtype, dtype), (self.param, param)))
+
+
+@dataclass
+class Case:
+    name: str
+    fn: Callable
+    inputs: dict
+    tags: frozenset = frozenset()
+    tolerances: dict = field(default_factory=dict)  # dtype -> Tolerance, overriding the defaults
+    dtypes: tuple = DTYPES
+    backward: Callable | None = None
+    cotangent: str = "random"
+    expected: tuple = ()
+    file: str = "?"
+    line: int = 0
+    doc: str = ""
+
+    @property
+    def wrt(self):
+        """The inputs differentiated, in declaration order."""
+        return [k for k, spec in self.inputs.items() if spec.grad]
+
+    @property
+    def location(self):
+        return f"{self.file}:{self.line}"
+
+    def tolerance(self, dtype) -> Tolerance:
+        return self.tolerances.get(dtype, DEFAULT_TOLERANCES[dtype])
+
+    def seed(self, input_name):
+        return seed_for(self.name, input_name)
+
+    def point(self, dtype="float64") -> dict:
+        """The case's inputs as numpy arrays in ``dtype`` (drawn in float64, then rounded)."""
+        return {k: spec.sample(self.seed(k)).astype(dtype) for k, spec in self.inputs.items()}
+
+    def cotangent_for(self, shape, dtype):
+        """The seeded vector a non-scalar output is contracted with (never all ones by default:
+        the sum of a softmax is constant, so ones would hide its bugs)."""
+        if self.cotangent == "ones":
+            return np.ones(shape, dtype=dtype)
+        rng = np.random.default_rng(seed_for(self.name, "<cotangent>"))
+        return rng.standard_normal(shape).astype(dtype)
+
+    def expectation(self, backend, dtype, param):
+        return next((e for e in self.expected if e.matches(backend, dtype, param)), None)
+
+    def inputs_summary(self, dtype) -> str:
+        """``x=float64[4,3] normal(...) seed=…`` for each input: what a failure message shows, not the tensors."""
+        parts = []
+        for k, spec in self.inputs.items():
+            shape = ",".join(str(n) for n in spec.shape)
+            seed = "" if spec.kind == "fixed" else f" seed={self.seed(k)}"
+            parts.append(f"{k}={dtype}[{shape}] {spec.describe()}{seed}")
+        return "; ".join(parts)
+
+
+def _tolerances(tolerance):
+    if tolerance is None:
+        return {}
+    if isinstance(tolerance, Tolerance):
+        return {d: tolerance for d in DTYPES}
+    if isinstance(tolerance, dict):
+        for d, t in tolerance.items():
+            if d not in DTYPES or not isinstance(t, Tolerance):
+                raise CatalogueError(f"tolerance: expected {{dtype: Tolerance}} with dtype in {DTYPES}, got {d!r}: {t!r}")
+        return dict(tolerance)
+    raise CatalogueError(f"tolerance: expected a Tolerance or a {{dtype: Tolerance}} dict, got {tolerance!r}")
+
+
+def case(name=None, *, tags=(), tolerance=None, dtypes=DTYPES, backward=None, cotangent="random",
+         expect=(), **inputs):
+    """Register the decorated function as a case.
+
+    ``inputs`` map each argument of the function (after ``nn``) to an input
+    spec. ``backward(g, **inputs) -> {param: grad}``, optional, is a
+    hand-written backward for the whole case, given the cotangent ``g`` of its
+    output. ``cotangent="ones"`` contracts a non-scalar output with ones
+    instead of the default seeded random vector (only where a reference
+    setup demands it). ``expect`` lists :class:`Expected` discrepancies.
+    """
+    for k, spec in inputs.items():
+        if not isinstance(spec, InputSpec):
+            raise CatalogueError(f"input {k!r}: expected an input spec from crosscheck.inputs, got {spec!r}")
+    if cotangent not in COTANGENTS:
+        raise CatalogueError(f"cotangent must be one of {COTANGENTS}, got {cotangent!r}")
+    bad = [d for d in dtypes if d not in DTYPES]
+    if bad:
+        raise CatalogueError(f"dtypes {bad} not supported: choose from {DTYPES}")
+    tolerances = _tolerances(tolerance)
+    expected = tuple(expect)
+
+    def register(fn):
+        case_name = name or fn.__name__
+        params = list(inspect.signature(fn).parameters)
+        takes_var_kw = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values())
+        missing = [k for k in inputs if k not in params and not takes_var_kw]
+        if not params or missing:
+            raise CatalogueError(
+                f"case {case_name!r}: the function must take nn first and then its inputs; "
+                f"no argument for {missing or 'nn'}")
+        code = inspect.unwrap(fn).__code__
+        new = Case(
+            name=case_name, fn=fn, inputs=dict(inputs), tags=frozenset(tags), tolerances=tolerances,
+            dtypes=tuple(dtypes), backward=backward, cotangent=cotangent, expected=expected,
+            file=code.co_filename, line=code.co_firstlineno, doc=inspect.getdoc(fn) or "",
+        )
+        module = sys.modules.get(fn.__module__)
+        if module is not None:
+            module.__dict__.setdefault(_MODULE_CASES, []).append(new)
+        return fn
+
+    return register
+
+
+def _load_file(path: Path):
+    """Import one case file under a private module name and return the cases it recorded."""
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    module_name = f"crosscheck_cases_{path.stem}_{digest}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        del sys.modules[module_name]
+        raise CatalogueError(f"{exc.filename}:{exc.lineno}: syntax error in case file: {exc.msg}") from exc
+    except (CatalogueError, InputError) as exc:
+        del sys.modules[module_name]
+        raise CatalogueError(f"{path}: {exc}") from exc
+    except Exception as exc:
+        del sys.modules[module_name]
+        tb = exc.__traceback__
+        line = "?"
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == str(path):
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        raise CatalogueError(f"{path}:{line}: case file failed to load: {type(exc).__name__}: {exc}") from exc
+    return module.__dict__.get(_MODULE_CASES, [])
+
+
+def case_files(folders):
+    """Every ``*.py`` under the folders, sorted, skipping private files (``_*.py``)."""
+    files = []
+    for folder in folders:
+        folder = Path(folder)
+        if folder.is_file():
+            files.append(folder)
+            continue
+        if not folder.is_dir():
+            raise CatalogueError(f"case folder {folder} does not exist")
+        files.extend(p for p in sorted(folder.rglob("*.py")) if not p.name.startswith("_"))
+    return files
+
+
+def discover(folders) -> list[Case]:
+    """All cases defined in the case files under ``folders``, in file order; duplicate names rejected."""
+    cases, seen = [], {}
+    for path in case_files(folders):
+        for c in _load_file(path):
+            if c.name in seen:
+                raise CatalogueError(
+                    f"duplicate case name {c.name!r}: defined in {seen[c.name].location} and in {c.location}")
+            seen[c.name] = c
+            cases.append(c)
+    return cases
+
+
+def select(cases, *, pattern=None, tags=None):
+    """Cases whose name matches the glob/substring ``pattern`` and which carry every tag in ``tags``."""
+    out = []
+    for c in cases:
+        if pattern and not (fnmatch.fnmatchcase(c.name, pattern) or pattern in c.name):
+            continue
+        if tags and not set(tags) <= c.tags:
+            continue
+        out.append(c)
+    return out
+
+
+def default_case_folder() -> Path:
+    """``cases/`` in the working directory if there is one, else the catalogue shipped beside the package."""
+    here = Path.cwd() / "cases"
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parent.parent / "cases"

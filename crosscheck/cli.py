@@ -1,0 +1,99 @@
+"""``crosscheck list | run``: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import backends as backend_registry
+from .catalogue import DTYPES, CatalogueError, default_case_folder, discover, select
+
+
+def _add_selection(p):
+    p.add_argument("--cases", action="append", metavar="DIR",
+                   help="folder (or file) of case files; repeatable. Default: ./cases, else the shipped catalogue")
+    p.add_argument("-k", dest="pattern", metavar="PATTERN", help="only cases whose name matches (glob or substring)")
+    p.add_argument("--tag", action="append", dest="tags", metavar="TAG", help="only cases with this tag; repeatable")
+
+
+def _cases(args):
+    folders = args.cases or [default_case_folder()]
+    return select(discover(folders), pattern=args.pattern, tags=args.tags)
+
+
+def cmd_list(args):
+    cases = _cases(args)
+    width = max((len(c.name) for c in cases), default=4)
+    for c in cases:
+        wrt = ",".join(c.wrt)
+        extra = " +handwritten" if c.backward else ""
+        print(f"{c.name:<{width}}  [{', '.join(sorted(c.tags))}]  d/d({wrt}){extra}")
+    print(f"{len(cases)} cases")
+    return 0
+
+
+def cmd_run(args):
+    from . import runner, tables
+
+    cases = _cases(args)
+    if not cases:
+        print("no cases selected", file=sys.stderr)
+        return 2
+    backends = args.backends or list(backend_registry.DEFAULT)
+    for b in backends:
+        backend_registry.get(b)  # unknown names fail here, before any work
+    rows = runner.run(cases, backends=backends, dtypes=tuple(args.dtypes or DTYPES), probe=args.probe)
+    shown = rows if not args.quiet else [r for r in rows if r.verdict != "pass"]
+    print(tables.to_text(shown))
+    notable = [r for r in rows if r.verdict != "pass"]
+    if notable:
+        print("\nnot a pass:")
+        for r in notable:
+            print(f"  {r.verdict:<8} {r.case} {r.param} {r.backend} {r.dtype}: {r.message or r.note}")
+    if not args.no_write:
+        for path in tables.write_run(rows, args.results):
+            print(f"wrote {path}")
+    print(f"\n{len(cases)} cases, {len(rows)} rows: {tables.summary_line(rows)}")
+    return 1 if runner.failed(rows) else 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="crosscheck",
+        description="Compare hand-written backprop, finite differences and framework autograd, case by case.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list the catalogue's cases and their tags, computing nothing",
+                       description="List the cases with their tags and differentiated inputs; computes nothing.")
+    _add_selection(p)
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("run", help="judge every case on every backend against finite differences",
+                       description="Compute each case's gradients on each backend and dtype, compare them with the "
+                                   "float64 central-difference reference, print the table, write results/run.csv and "
+                                   "results/run.md, and exit 1 if any row is fail, nan or error.")
+    _add_selection(p)
+    p.add_argument("--backend", action="append", dest="backends", metavar="NAME",
+                   help=f"backend to run; repeatable. Choices: {', '.join(backend_registry.DEFAULT)}")
+    p.add_argument("--dtype", action="append", dest="dtypes", choices=DTYPES, help="dtype to run; repeatable")
+    p.add_argument("--probe", choices=("all", "failing"), default="all",
+                   help="look for kinks at every element (default) or only where the central difference disagrees")
+    p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR", help="where to write run.csv/.md")
+    p.add_argument("--no-write", action="store_true", help="print only; write no files")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the rows that are not a pass")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CatalogueError, ValueError) as exc:
+        print(f"crosscheck: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

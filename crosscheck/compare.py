@@ -1,0 +1,159 @@
+"""Judging one gradient against a reference: errors, tolerances, verdicts, messages.
+
+Knows numbers and tolerances only: nothing of cases' files, backends or output.
+
+An element passes when ``|value - reference| <= atol + rtol * |reference|``
+(the rule of ``numpy.isclose`` and ``torch.testing.assert_close``). The
+relative error reported is ``|value - reference| / |reference|`` (inf where
+the reference is 0 and the value is not).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+VERDICTS = ("pass", "fail", "expected-discrepancy", "kink", "nan", "error", "skipped")
+#: verdicts that make a run fail (exit code non-zero)
+FAILING = frozenset({"fail", "nan", "error"})
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """An element passes when |value - reference| <= atol + rtol·|reference|.
+
+    Keyword-only, and both are required: a positional (atol, rtol) pair is too easy to swap.
+    """
+
+    atol: float
+    rtol: float
+
+    def __init__(self, *, atol: float, rtol: float):
+        for name, v in (("atol", atol), ("rtol", rtol)):
+            if not (isinstance(v, (int, float)) and v >= 0 and np.isfinite(v)):
+                raise ValueError(f"Tolerance: {name} must be a finite number >= 0, got {v!r}")
+        object.__setattr__(self, "atol", float(atol))
+        object.__setattr__(self, "rtol", float(rtol))
+
+    def __str__(self):
+        return f"atol={self.atol:.0e} rtol={self.rtol:.0e}"
+
+
+# Defaults per dtype, for a gradient compared with the float64 central-difference
+# reference taken at the same (dtype-rounded) input point. The float64 reference
+# itself carries an error of about eps^(2/3)·|f| ≈ 4e-11·|f| (step 2^-17); float32
+# gradients carry round-off of a few float32 ulps times the conditioning of the
+# computation. Calibrated on the catalogue: see README, "Tolerances".
+DEFAULT_TOLERANCES = {
+    "float64": Tolerance(atol=1e-7, rtol=1e-6),
+    "float32": Tolerance(atol=1e-4, rtol=1e-3),
+}
+
+
+@dataclass
+class Comparison:
+    """The errors of one gradient against its reference."""
+
+    max_abs: float
+    max_rel: float
+    worst_index: tuple
+    value_at_worst: float
+    reference_at_worst: float
+    mismatched: np.ndarray  # flat indices of elements outside tolerance
+    nonfinite: np.ndarray  # flat indices where value is NaN/inf and the reference is not
+    size: int
+
+    @property
+    def passed(self):
+        return self.mismatched.size == 0 and self.nonfinite.size == 0
+
+
+def compare(value, reference, tolerance: Tolerance) -> Comparison:
+    """Elementwise errors of ``value`` against ``reference`` (both cast to float64)."""
+    value = np.asarray(value, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    if value.shape != reference.shape:
+        raise ValueError(f"gradient has shape {value.shape}, the reference {reference.shape}")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        abs_err = np.abs(value - reference)
+        rel_err = np.where(abs_err == 0, 0.0, abs_err / np.abs(reference))
+    finite = np.isfinite(value) & np.isfinite(reference)
+    nonfinite = np.flatnonzero(~np.isfinite(value) & np.isfinite(reference))
+    bad = finite & ~(abs_err <= tolerance.atol + tolerance.rtol * np.abs(reference))
+    if value.size == 0:
+        return Comparison(0.0, 0.0, (), np.nan, np.nan, np.array([], int), nonfinite, 0)
+    # The worst element: the largest error in units of what was allowed.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(finite, abs_err / (tolerance.atol + tolerance.rtol * np.abs(reference)), np.inf)
+    flat = int(np.nanargmax(np.where(np.isnan(ratio), np.inf, ratio)))
+    worst = np.unravel_index(flat, value.shape) if value.ndim else ()
+    return Comparison(
+        max_abs=float(np.max(np.where(finite, abs_err, np.inf))),
+        max_rel=float(np.max(np.where(finite, rel_err, np.inf))),
+        worst_index=tuple(int(i) for i in worst),
+        value_at_worst=float(value.flat[flat]),
+        reference_at_worst=float(reference.flat[flat]),
+        mismatched=np.flatnonzero(bad),
+        nonfinite=nonfinite,
+        size=value.size,
+    )
+
+
+def kinks(left, right, tolerance: Tolerance, noise=0.0):
+    """Per element: the left and right one-sided derivatives disagree beyond ``tolerance`` plus their
+    round-off ``noise``: no derivative exists there."""
+    left, right = np.asarray(left, dtype=np.float64), np.asarray(right, dtype=np.float64)
+    return np.abs(left - right) > _slack(left, right, tolerance, noise)
+
+
+def _slack(left, right, tolerance, noise):
+    return tolerance.atol + tolerance.rtol * np.maximum(np.abs(left), np.abs(right)) + noise
+
+
+def is_subgradient(value, left, right, tolerance: Tolerance, noise=0.0):
+    """Per element: ``value`` lies between the left and right derivatives (within tolerance + noise)."""
+    value, left, right = (np.asarray(a, dtype=np.float64) for a in (value, left, right))
+    slack = _slack(left, right, tolerance, noise)
+    return (value >= np.minimum(left, right) - slack) & (value <= np.maximum(left, right) + slack)
+
+
+@dataclass
+class Row:
+    """One verdict: a gradient of one parameter of one case, by one backend in one dtype."""
+
+    case: str
+    param: str
+    backend: str
+    dtype: str
+    verdict: str
+    reference: str = "numeric"
+    max_abs: float = float("nan")
+    max_rel: float = float("nan")
+    atol: float = float("nan")
+    rtol: float = float("nan")
+    worst_index: tuple = ()
+    value: float = float("nan")
+    expected: float = float("nan")
+    message: str = ""
+    note: str = ""
+    tags: tuple = field(default_factory=tuple)
+
+
+def index_str(index) -> str:
+    return "[" + ", ".join(str(i) for i in index) + "]"
+
+
+def describe_failure(row: Row, comparison: Comparison, inputs_summary: str) -> str:
+    """The one message a failing row carries: enough to act on without re-running."""
+    c = comparison
+    where = f"{row.param}{index_str(row.worst_index)}" if row.worst_index else row.param
+    parts = [
+        f"case {row.case!r}, parameter {row.param!r}, backend {row.backend}, dtype {row.dtype}:",
+        f"{c.mismatched.size + c.nonfinite.size} of {c.size} elements outside tolerance;",
+        f"worst at {where}: got {c.value_at_worst:.10g}, {row.reference} reference {c.reference_at_worst:.10g};",
+        f"max abs error {c.max_abs:.3e}, max rel error {c.max_rel:.3e};",
+        f"allowed atol={row.atol:.1e} + rtol={row.rtol:.1e}·|reference|;",
+        f"inputs {inputs_summary}",
+    ]
+    return " ".join(parts)

@@ -1,0 +1,168 @@
+"""Every op of the core: its forward value and its hand-derived backward, side by side.
+
+An op is a function ``op(*arrays, **attrs) -> (y, vjp)``. ``vjp(g)`` takes the
+upstream gradient dL/dy (same shape as ``y``) and returns one downstream
+gradient per array input, in the broadcast shape of the forward. Summing a
+gradient back to its input's own shape (undoing numpy broadcasting) is done
+once, by the tape, not in each rule.
+
+The one-line comment above each backward is the derivation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+# ---------------------------------------------------------------- elementwise, binary
+
+
+def add(a, b):
+    # d(a + b) = da + db
+    return a + b, lambda g: (g, g)
+
+
+def subtract(a, b):
+    # d(a - b) = da - db
+    return a - b, lambda g: (g, -g)
+
+
+def multiply(a, b):
+    # d(ab) = b da + a db  (the "swap rule")
+    return a * b, lambda g: (g * b, g * a)
+
+
+def divide(a, b):
+    # d(a / b) = da / b - (a / b²) db = da / b - y db / b
+    y = a / b
+    return y, lambda g: (g / b, -g * y / b)
+
+
+def maximum(a, b):
+    # d max(a, b) = da where a > b, db where b > a; at a tie each side gets half
+    # (the symmetric subgradient, which is also what torch and jax return).
+    y = np.maximum(a, b)
+
+    def vjp(g):
+        wa = (a > b) + 0.5 * (a == b)
+        return g * wa, g * (1.0 - wa)
+
+    return y, vjp
+
+
+# ---------------------------------------------------------------- elementwise, unary
+
+
+def negative(a):
+    # d(-a) = -da
+    return -a, lambda g: (-g,)
+
+
+def power(a, *, exponent):
+    # d(a^p) = p a^(p-1) da   (p a constant)
+    return a**exponent, lambda g: (g * exponent * a ** (exponent - 1),)
+
+
+def exp(a):
+    # d exp(a) = exp(a) da = y da
+    y = np.exp(a)
+    return y, lambda g: (g * y,)
+
+
+def log(a):
+    # d log(a) = da / a
+    return np.log(a), lambda g: (g / a,)
+
+
+def sin(a):
+    # d sin(a) = cos(a) da
+    return np.sin(a), lambda g: (g * np.cos(a),)
+
+
+def cos(a):
+    # d cos(a) = -sin(a) da
+    return np.cos(a), lambda g: (-g * np.sin(a),)
+
+
+def tanh(a):
+    # d tanh(a) = (1 - y²) da
+    y = np.tanh(a)
+    return y, lambda g: (g * (1 - y * y),)
+
+
+def sigmoid_value(a):
+    """1 / (1 + e^-a); overflow of e^-a for a < -709 correctly gives 0."""
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-a))
+
+
+def sigmoid(a):
+    # d σ(a) = σ(a)(1 - σ(a)) da = y(1 - y) da   (at most 1/4, at a = 0)
+    y = sigmoid_value(a)
+    return y, lambda g: (g * y * (1 - y),)
+
+
+def relu(a):
+    # d max(0, a) = da where a > 0, else 0   (0 at a = 0, as torch and jax)
+    return np.maximum(a, 0), lambda g: (g * (a > 0),)
+
+
+# ---------------------------------------------------------------- linear algebra and shape
+
+
+def matmul(a, b):
+    # C = AB:  dA = dC Bᵀ,  dB = Aᵀ dC   (1-D operands promoted, as numpy does)
+    y = a @ b
+
+    def vjp(g):
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = g
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        da = g2 @ np.swapaxes(b2, -1, -2)
+        db = np.swapaxes(a2, -1, -2) @ g2
+        if a.ndim == 1:
+            da = da[..., 0, :]
+        if b.ndim == 1:
+            db = db[..., 0]
+        return da, db
+
+    return y, vjp
+
+
+def _restore_reduced(g, shape, axis, keepdims):
+    """Give g back the axes a reduction removed, so it broadcasts to ``shape``."""
+    if axis is not None and not keepdims:
+        axes = (axis,) if np.isscalar(axis) else tuple(axis)
+        g = np.expand_dims(g, tuple(ax % len(shape) for ax in axes))
+    elif axis is None and not keepdims:
+        g = np.reshape(g, (1,) * len(shape))
+    return np.broadcast_to(g, shape)
+
+
+def sum(a, *, axis=None, keepdims=False):  # noqa: A001 - the op's own name
+    # d Σa = da summed: every summed element receives the upstream gradient once
+    y = np.sum(a, axis=axis, keepdims=keepdims)
+    return y, lambda g: (_restore_reduced(g, a.shape, axis, keepdims),)
+
+
+def mean(a, *, axis=None, keepdims=False):
+    # d mean(a) = (1/n) Σ da over the n averaged elements
+    y = np.mean(a, axis=axis, keepdims=keepdims)
+    n = a.size // max(y.size, 1) if a.size else 1
+    return y, lambda g: (_restore_reduced(g, a.shape, axis, keepdims) / n,)
+
+
+def reshape(a, *, shape):
+    # reshape moves no values: the gradient is reshaped back
+    return np.reshape(a, shape), lambda g: (np.reshape(g, a.shape),)
+
+
+def transpose(a, *, axes=None):
+    # a permutation of axes: the gradient takes the inverse permutation
+    perm = tuple(reversed(range(a.ndim))) if axes is None else tuple(ax % a.ndim for ax in axes)
+    inverse = tuple(np.argsort(perm))
+    return np.transpose(a, perm), lambda g: (np.transpose(g, inverse),)

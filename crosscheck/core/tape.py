@@ -1,0 +1,162 @@
+"""Reverse-mode tape: each op records a node; one reverse sweep composes their backward rules.
+
+A :class:`Tensor` holds a numpy value. Applying an op to tensors records a
+node (its parents and the op's vjp). :func:`gradients` orders the nodes
+topologically and sweeps them once in reverse, accumulating with ``+=`` so a
+value used twice receives both contributions. Numpy broadcasting is undone
+here, once, by :func:`unbroadcast`, not by each op's rule.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import losses, ops
+
+
+class Tensor:
+    """A value on the tape. ``requires_grad`` marks the leaves to differentiate."""
+
+    __slots__ = ("value", "parents", "vjp", "requires_grad", "op")
+    __array_ufunc__ = None  # let numpy defer to our operators (ndarray * Tensor -> Tensor)
+
+    def __init__(self, value, *, requires_grad=False, parents=(), vjp=None, op="leaf"):
+        self.value = np.asarray(value)
+        self.parents = parents
+        self.vjp = vjp
+        self.requires_grad = requires_grad
+        self.op = op
+
+    shape = property(lambda self: self.value.shape)
+    ndim = property(lambda self: self.value.ndim)
+    dtype = property(lambda self: self.value.dtype)
+
+    def __repr__(self):
+        return f"Tensor({self.value!r}, op={self.op})"
+
+    # Arithmetic operators are the same ops as the vocabulary's.
+    def __add__(self, other):
+        return apply(ops.add, self, other)
+
+    def __radd__(self, other):
+        return apply(ops.add, other, self)
+
+    def __sub__(self, other):
+        return apply(ops.subtract, self, other)
+
+    def __rsub__(self, other):
+        return apply(ops.subtract, other, self)
+
+    def __mul__(self, other):
+        return apply(ops.multiply, self, other)
+
+    def __rmul__(self, other):
+        return apply(ops.multiply, other, self)
+
+    def __truediv__(self, other):
+        return apply(ops.divide, self, other)
+
+    def __rtruediv__(self, other):
+        return apply(ops.divide, other, self)
+
+    def __matmul__(self, other):
+        return apply(ops.matmul, self, other)
+
+    def __rmatmul__(self, other):
+        return apply(ops.matmul, other, self)
+
+    def __neg__(self):
+        return apply(ops.negative, self)
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, Tensor):
+            raise TypeError("the core's power takes a constant exponent (x ** c); use exp/log for a tensor exponent")
+        return apply(ops.power, self, exponent=exponent)
+
+
+def as_tensor(x, like=None):
+    """Lift a python number or numpy array to a constant tensor (in ``like``'s dtype for numbers)."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and not isinstance(x, np.ndarray):
+        return Tensor(np.asarray(x, dtype=like.dtype))
+    return Tensor(x)
+
+
+def apply(op, *args, **attrs):
+    """Run ``op`` forward on the values of ``args`` and record a node for the sweep."""
+    like = next((a.value for a in args if isinstance(a, Tensor)), None)
+    tensors = tuple(as_tensor(a, like) for a in args)
+    value, vjp = op(*(t.value for t in tensors), **attrs)
+    needs = any(t.requires_grad for t in tensors)
+    return Tensor(value, requires_grad=needs, parents=tensors if needs else (), vjp=vjp if needs else None,
+                  op=op.__name__)
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` over the axes numpy broadcasting added or stretched, back to ``shape``."""
+    grad = np.asarray(grad)
+    if grad.shape == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _topological_order(root):
+    """Nodes that need a gradient, parents before children (iterative: deep graphs must not recurse)."""
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen or not node.requires_grad:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((p, False) for p in node.parents)
+    return order
+
+
+def gradients(output, wrt, cotangent=None):
+    """d(⟨cotangent, output⟩)/d(each tensor in ``wrt``), by one reverse sweep.
+
+    ``cotangent`` defaults to 1 for a scalar output. Leaves in ``wrt`` that the
+    output does not depend on get zeros.
+    """
+    if cotangent is None:
+        if output.value.size != 1:
+            raise ValueError(f"output has shape {output.shape}: give a cotangent for a non-scalar output")
+        cotangent = np.ones_like(output.value)
+    grads = {id(output): np.asarray(cotangent, dtype=output.dtype)}
+    for node in reversed(_topological_order(output)):
+        g = grads.pop(id(node), None) if node.parents else grads.get(id(node))
+        if g is None or not node.parents:
+            continue
+        for parent, dparent in zip(node.parents, node.vjp(g)):
+            if not parent.requires_grad:
+                continue
+            dparent = unbroadcast(dparent, parent.shape)
+            if id(parent) in grads:
+                grads[id(parent)] += dparent  # a value used twice receives both contributions
+            else:
+                grads[id(parent)] = np.array(dparent, dtype=parent.dtype)  # own copy: += must not alias
+    return [np.asarray(grads.get(id(t), np.zeros_like(t.value)), dtype=t.dtype) for t in wrt]
+
+
+# The losses record on the tape like any op.
+def mean_squared_error(pred, target):
+    return apply(losses.mean_squared_error, pred, target)
+
+
+def binary_cross_entropy(p, y):
+    return apply(losses.binary_cross_entropy, p, y)
+
+
+def softmax_cross_entropy(logits, target):
+    return apply(losses.softmax_cross_entropy, logits, target)

@@ -1,0 +1,144 @@
+"""One run: every case × dtype × backend, judged against the finite-difference reference.
+
+Flows one way: cases → backends compute → ``compare`` judges → rows. The
+reference for a dtype is taken at the case's input point rounded to that
+dtype, so a float32 gradient is compared with the exact gradient at the
+float32 point, not at a nearby float64 one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import backends as backend_registry
+from .compare import FAILING, Row, Tolerance, compare, describe_failure, index_str, is_subgradient, kinks
+
+#: how closely the left and right derivatives must agree (beyond their round-off) for a point to be smooth
+KINK_TOLERANCE = Tolerance(atol=1e-8, rtol=1e-6)
+
+
+def _error_rows(case, backend, dtype, verdict, message, note=""):
+    return [Row(case.name, p, backend, dtype, verdict, message=message, note=note) for p in case.wrt]
+
+
+def _describe_exception(case, exc):
+    return f"case {case.name!r} ({case.location}): {type(exc).__name__}: {exc}"
+
+
+def _at(flat, shape):
+    return index_str(np.unravel_index(int(flat), shape)) if len(shape) else ""
+
+
+def _judge_param(case, param, backend, dtype, grad, ref_grad, reference, point, probe):
+    """One row: the gradient against the central difference, with kinks told apart from failures."""
+    tol = case.tolerance(dtype)
+    row = Row(case.name, param, backend, dtype, "pass", atol=tol.atol, rtol=tol.rtol)
+    c = compare(grad, ref_grad, tol)
+    row.max_abs, row.max_rel, row.worst_index = c.max_abs, c.max_rel, c.worst_index
+    row.value, row.expected = c.value_at_worst, c.reference_at_worst
+    shape = np.shape(grad)
+    if c.nonfinite.size:
+        bad = ", ".join(f"{param}{_at(i, shape)}" for i in c.nonfinite[:8])
+        row.verdict = "nan"
+        row.message = (f"case {case.name!r}, parameter {param!r}, backend {backend}, dtype {dtype}: "
+                       f"gradient is NaN or inf at {c.nonfinite.size} element(s) where the reference is finite: {bad}")
+        return row
+    # Probe for kinks: every element ("all"), or only those the central difference rejected ("failing").
+    probed = np.arange(c.size) if probe == "all" else c.mismatched
+    if probed.size:
+        right, left, noise = reference.one_sided(case, point, param, probed)
+        split = kinks(left, right, KINK_TOLERANCE, noise)
+    else:
+        split = np.zeros(0, bool)
+    if not split.any():
+        if not c.passed:
+            row.verdict = "fail"
+            row.message = describe_failure(row, c, case.inputs_summary(dtype))
+        return row
+    at_kink = probed[split]
+    got = np.asarray(grad, dtype=np.float64).reshape(-1)[at_kink]
+    left, right, noise = left[split], right[split], np.broadcast_to(noise, split.shape)[split]
+    valid = is_subgradient(got, left, right, tol, noise)
+    smooth_failures = np.setdiff1d(c.mismatched, at_kink)
+    k = int(np.argmin(valid)) if not valid.all() else 0
+    kink_text = (f"{param}{_at(at_kink[k], shape)} is a kink (left derivative {left[k]:.6g}, right {right[k]:.6g}; "
+                 f"{backend} gives {got[k]:.6g}")
+    if smooth_failures.size or not valid.all():
+        row.verdict = "fail"
+        row.message = describe_failure(row, c, case.inputs_summary(dtype))
+        if not valid.all():
+            row.message += f"; {kink_text}, which lies outside [left, right], so it is no subgradient)"
+        return row
+    row.verdict = "kink"
+    row.message = (f"not differentiable at {at_kink.size} element(s) of {param!r}: {kink_text}, a subgradient; "
+                   f"the central difference {float(np.reshape(ref_grad, -1)[at_kink[k]]):.6g} averages the two)")
+    return row
+
+
+def _apply_expectation(case, row):
+    expected = case.expectation(row.backend, row.dtype, row.param)
+    if expected is None:
+        return row
+    if row.verdict in ("fail", "kink", "nan"):
+        row.note = f"expected: {expected.reason}" + (f" | {row.message}" if row.message else "")
+        row.verdict = "expected-discrepancy"
+    elif row.verdict == "pass":
+        row.note = f"an expected discrepancy did not occur: {expected.reason}"
+    return row
+
+
+def judge_case(case, dtype, backends, reference, probe="all"):
+    """Rows for one case in one dtype, one per (backend, differentiated input)."""
+    point = {k: v.astype(np.float64) for k, v in case.point(dtype).items()}
+    try:
+        ref = reference.evaluate(case, point, "float64")
+    except Exception as exc:  # the case cannot even be evaluated in plain numpy: every backend's row says so
+        msg = f"reference failed: {_describe_exception(case, exc)}"
+        return [r for b in backends if b.applies(case) for r in _error_rows(case, b.name, dtype, "error", msg)]
+    rows = []
+    for backend in backends:
+        if not backend.applies(case):
+            continue
+        reason = backend.unavailable()
+        if reason:
+            rows.extend(_error_rows(case, backend.name, dtype, "skipped", reason))
+            continue
+        try:
+            ev = backend.evaluate(case, point, dtype)
+        except Exception as exc:
+            rows.extend(_error_rows(case, backend.name, dtype, "error", _describe_exception(case, exc)))
+            continue
+        for param in case.wrt:
+            row = _judge_param(case, param, backend.name, dtype, ev.grads[param], ref.grads[param], reference, point,
+                               probe)
+            row.note = row.note or "; ".join(f"{op}: {how}" for op, how in sorted(ev.notes.items()))
+            rows.append(_apply_expectation(case, row))
+    for r in rows:
+        r.tags = tuple(sorted(case.tags))
+    return rows
+
+
+def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"), progress=None, probe="all"):
+    """Judge every case in every dtype it declares (among ``dtypes``) on every backend named.
+
+    ``probe="all"`` looks for kinks at every element (one-sided differences:
+    twice the cost of the central ones); ``"failing"`` only where the central
+    difference disagrees, which misses a kink the central difference happens to
+    average correctly (a tie of maximum).
+    """
+    if probe not in ("all", "failing"):
+        raise ValueError(f"probe must be 'all' or 'failing', got {probe!r}")
+    reference = backend_registry.get("numeric")
+    instances = [backend_registry.get(b) if isinstance(b, str) else b for b in backends]
+    instances = [b for b in instances if not b.reference]
+    rows = []
+    for case in cases:
+        for dtype in (d for d in case.dtypes if d in dtypes):
+            rows.extend(judge_case(case, dtype, instances, reference, probe))
+            if progress:
+                progress(case, dtype)
+    return rows
+
+
+def failed(rows):
+    return [r for r in rows if r.verdict in FAILING]
