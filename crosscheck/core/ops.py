@@ -117,11 +117,8 @@ def matmul(a, b):
     def vjp(g):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        g2 = g
-        if a.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
+        g2 = np.expand_dims(g, -1) if b.ndim == 1 else g  # restore the column the vector b lost
+        g2 = np.expand_dims(g2, -2) if a.ndim == 1 else g2  # then the row the vector a lost
         da = g2 @ np.swapaxes(b2, -1, -2)
         db = np.swapaxes(a2, -1, -2) @ g2
         if a.ndim == 1:

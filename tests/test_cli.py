@@ -1,0 +1,64 @@
+"""The command line, run as a user runs it."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crosscheck.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+USER_CASES = ROOT / "examples" / "my_cases"
+
+
+def test_user_case_file_is_short():
+    assert len((USER_CASES / "swish.py").read_text().splitlines()) < 15
+
+
+def test_list_names_every_case_with_tags(capsys):
+    assert main(["list", "--cases", str(ROOT / "cases")]) == 0
+    out = capsys.readouterr().out
+    assert "xor_mlp" in out and "[mlp, seed]" in out and "+handwritten" in out
+    assert out.strip().endswith("55 cases")
+
+
+def test_run_on_a_user_folder(tmp_path, capsys):
+    assert main(["run", "--cases", str(USER_CASES), "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("swish") >= 4 and "4 pass" in out
+    assert (tmp_path / "run.csv").read_text().startswith("case,param,backend,dtype")
+    assert "| swish |" in (tmp_path / "run.md").read_text()
+
+
+def test_run_exits_non_zero_when_a_gradient_is_wrong(tmp_path, capsys):
+    (tmp_path / "wrong.py").write_text(
+        "from crosscheck import case, inputs\n\n"
+        "@case(x=inputs.normal(3), backward=lambda g, x: {'x': -g})\n"
+        "def wrong(nn, x):\n    return nn.exp(x)\n")
+    assert main(["run", "--cases", str(tmp_path), "--no-write", "--dtype", "float64"]) == 1
+    out = capsys.readouterr().out
+    assert "fail" in out and "case 'wrong', parameter 'x', backend handwritten" in out
+
+
+def test_filters_select_cases(capsys):
+    assert main(["run", "--cases", str(ROOT / "cases"), "-k", "stack_relu_*", "--dtype", "float32",
+                 "--backend", "handwritten", "--no-write"]) == 0
+    out = capsys.readouterr().out
+    assert "5 cases" in out and "float64" not in out.split("\n\n")[0]
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["run", "--backend", "nope", "--no-write"], "unknown backend 'nope'"),
+    (["list", "--cases", "/no/such/folder"], "does not exist"),
+])
+def test_bad_arguments_are_named(argv, words, capsys):
+    assert main(argv) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_console_script_help():
+    for cmd in ("list", "run"):
+        out = subprocess.run([sys.executable, "-m", "crosscheck.cli", cmd, "--help"], capture_output=True, text=True,
+                             check=True).stdout
+        assert "usage: crosscheck " + cmd in out
