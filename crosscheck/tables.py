@@ -72,7 +72,7 @@ def _short_cells(r):
 def to_text(rows) -> str:
     """The terminal table: one line per row."""
     widths = [w for _, w in SHORT]
-    lines = ["  ".join(f"{h:<{w}}" for (h, _), w in zip(SHORT, widths))]
+    lines = ["  ".join(f"{h:<{w}}" for (h, _), w in zip(SHORT, widths)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     for r in rows:
         lines.append("  ".join(f"{c:<{w}}" for c, w in zip(_short_cells(r), widths)).rstrip())
