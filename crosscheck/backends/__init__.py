@@ -11,6 +11,8 @@ _REGISTRY = {
     "numeric": ("crosscheck.backends.numeric", "NumericBackend"),
     "core": ("crosscheck.backends.core", "CoreBackend"),
     "handwritten": ("crosscheck.backends.core", "HandwrittenBackend"),
+    "torch": ("crosscheck.backends.torch", "TorchBackend"),
+    "jax": ("crosscheck.backends.jax", "JaxBackend"),
 }
 NAMES = tuple(_REGISTRY)
 #: what a plain run compares with the reference
