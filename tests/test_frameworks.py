@@ -1,0 +1,177 @@
+"""The PyTorch and JAX backends: lazy imports, skipped rows, wrong bindings caught, dtypes kept, the catalogue passing.
+
+Tests that need a framework skip without it, so the suite runs on the core alone.
+"""
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crosscheck import backends, runner
+from crosscheck.backends.base import objective
+from crosscheck.compare import FAILING
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = ROOT / "cases"
+FRAMEWORKS = ("torch", "jax")
+DTYPES = ("float64", "float32")
+
+
+def _point(case, dtype):
+    return {k: v.astype(np.float64) for k, v in case.point(dtype).items()}
+
+
+@pytest.fixture(params=FRAMEWORKS)
+def framework(request):
+    pytest.importorskip(request.param)
+    return request.param
+
+
+def _wrong_sigmoid_backend(framework):
+    """The framework's backend with sigmoid bound to tanh: a deliberately wrong binding."""
+    if framework == "torch":
+        from crosscheck.backends.torch import TorchBackend as Base, TorchVocabulary as Vocabulary
+
+        class Tanh(Vocabulary):
+            def sigmoid(self, a): return self.torch.tanh(a)
+    else:
+        from crosscheck.backends.jax import JaxBackend as Base, JaxVocabulary as Vocabulary
+
+        class Tanh(Vocabulary):
+            def sigmoid(self, a): return self.jnp.tanh(a)
+
+    return type("WrongSigmoid", (Base,), {"vocabulary": Tanh})()
+
+
+# ------------------------------------------------------------------ lazy imports, missing frameworks
+
+
+def test_importing_crosscheck_and_listing_imports_no_framework():
+    code = (
+        "import sys\n"
+        "import crosscheck, crosscheck.backends, crosscheck.runner\n"
+        "from crosscheck.cli import main\n"
+        "crosscheck.backends.get('torch'), crosscheck.backends.get('jax')  # a backend imports its framework on use\n"
+        f"assert main(['list', '--cases', {str(CASES)!r}]) == 0\n"
+        "print('imported:', sorted(m for m in ('torch', 'jax', 'jaxlib') if sys.modules.get(m) is not None))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "imported: []" in done.stdout
+
+
+@pytest.mark.parametrize("name", FRAMEWORKS)
+def test_a_missing_framework_gives_skipped_rows_with_the_reason(monkeypatch, catalogue, name):
+    monkeypatch.setitem(sys.modules, name, None)  # `import name` now raises ModuleNotFoundError
+    rows = runner.run([catalogue["sigmoid"]], backends=[name])
+    assert [(r.backend, r.dtype, r.verdict) for r in rows] == [(name, d, "skipped") for d in DTYPES]
+    for r in rows:
+        assert r.message.startswith(f"{name} is not installed (ModuleNotFoundError:"), r.message
+    assert not runner.failed(rows)
+
+
+@pytest.mark.parametrize("name", FRAMEWORKS)
+def test_the_command_line_reports_a_missing_framework_as_skipped(name):
+    code = f"import sys; sys.modules[{name!r}] = None; from crosscheck.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run([sys.executable, "-c", code, "run", "--cases", str(CASES), "-k", "sigmoid_neuron",
+                           "--backend", name, "--no-write"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"skipped  sigmoid_neuron w {name} float64: {name} is not installed" in done.stdout
+
+
+# ------------------------------------------------------------------ wrong bindings are caught
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_wrong_binding_fails_with_a_full_message(framework, catalogue, dtype):
+    (row,) = runner.run([catalogue["sigmoid"]], backends=[_wrong_sigmoid_backend(framework)], dtypes=(dtype,))
+    assert row.verdict == "fail"
+    for words in ("case 'sigmoid'", "parameter 'x'", f"backend {framework}", f"dtype {dtype}", "worst at x["):
+        assert words in row.message, (words, row.message)
+
+
+# ------------------------------------------------------------------ dtypes, notes, compilation
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gradients_come_back_in_the_dtype_run(framework, catalogue, dtype):
+    backend = backends.get(framework)
+    for case in catalogue.values():
+        point = _point(case, dtype)
+        grads = backend.evaluate(case, point, dtype).grads
+        assert sorted(grads) == sorted(case.wrt), case.name
+        for k, g in grads.items():
+            assert isinstance(g, np.ndarray) and g.dtype == dtype and g.shape == point[k].shape, (case.name, k, g)
+
+
+def test_float32_stays_float32_inside_jax_with_x64_on(catalogue):
+    # jax casts a gradient back to its input's dtype, so a float64 leak inside would not show in the grads:
+    # look at every intermediate of the traced value-and-gradient instead.
+    jax = pytest.importorskip("jax")
+    backend = backends.get("jax")
+    for case in catalogue.values():
+        point = _point(case, "float32")
+        fn, nn = backend._compiled(case, point, "float32")
+        arrays = {k: nn.constant(v.astype(np.float32)) for k, v in point.items()}
+        params = {k: v for k, v in arrays.items() if k in case.wrt}
+        data = {k: v for k, v in arrays.items() if k not in case.wrt}
+        jaxpr = str(jax.make_jaxpr(fn)(params, data))
+        assert "f64" not in jaxpr, (case.name, jaxpr)
+    assert jax.config.jax_enable_x64
+
+
+def test_float32_stays_float32_inside_torch(catalogue):
+    # type promotion only widens, so a float32 objective means no float64 tensor fed into it
+    pytest.importorskip("torch")
+    from crosscheck.backends.torch import TorchVocabulary
+
+    for case in catalogue.values():
+        nn = TorchVocabulary("float32")
+        loss, _ = objective(case, nn, {k: nn.constant(v) for k, v in case.point("float32").items()}, "float32")
+        assert str(loss.dtype) == "torch.float32", case.name
+
+
+def test_rows_carry_the_notes_of_the_ops_the_case_used(catalogue):
+    pytest.importorskip("jax")
+    jax_backend = backends.get("jax")
+    mse = jax_backend.evaluate(catalogue["mean_squared_error"], _point(catalogue["mean_squared_error"], "float64"),
+                               "float64")
+    assert mse.notes == {"mean_squared_error": "jnp.mean(jnp.square(pred - target))"}
+    assert jax_backend.evaluate(catalogue["sigmoid"], _point(catalogue["sigmoid"], "float64"), "float64").notes == {}
+    (row,) = [r for r in runner.run([catalogue["mean_squared_error"]], backends=["jax"], dtypes=("float64",))
+              if r.param == "pred"]
+    assert row.note == "mean_squared_error: jnp.mean(jnp.square(pred - target))"
+
+
+def test_jax_traces_a_case_once_per_shape_and_dtype(catalogue):
+    pytest.importorskip("jax")
+    calls = []
+
+    def counted(nn, x):
+        calls.append(1)
+        return nn.sigmoid(x)
+
+    case = dataclasses.replace(catalogue["sigmoid"], fn=counted)
+    backend = backends.get("jax")
+    point = _point(case, "float64")
+    first = backend.evaluate(case, point, "float64")
+    again = backends.get("jax").evaluate(case, {"x": point["x"] + 1}, "float64")  # a new instance, new values
+    assert len(calls) == 1
+    assert not np.allclose(first.grads["x"], again.grads["x"])
+    backend.evaluate(case, point, "float32")
+    assert len(calls) == 2
+
+
+# ------------------------------------------------------------------ the catalogue
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_whole_catalogue_passes(framework, catalogue, dtype):
+    rows = runner.run(list(catalogue.values()), backends=[framework], dtypes=(dtype,))
+    bad = [(r.case, r.param, r.verdict, r.message) for r in rows if r.verdict in FAILING | {"skipped"}]
+    assert not bad
+    assert len(rows) == sum(len(c.wrt) for c in catalogue.values() if dtype in c.dtypes)
