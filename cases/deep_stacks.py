@@ -6,7 +6,7 @@ gradient of ones at the output (the article's choice, hence
 gradient-flow table averages.
 """
 
-from crosscheck import case, inputs
+from crosscheck import Training, case, inputs
 from crosscheck.core import stacks
 
 DEPTHS = (2, 5, 10, 15, 20)
@@ -39,3 +39,28 @@ for _n in DEPTHS:
         _fn, _backward = _make(_n, _activation, _residual)
         case(f"stack_{_kind}_{_n}", x=inputs.fixed(_x), **{f"W{i}": inputs.fixed(w) for i, w in enumerate(_weights)},
              backward=_backward, cotangent="ones", tags={"seed", "stacks", _kind})(_fn)
+
+
+# A regression task on the 10-layer sigmoid + residual stack, for training trajectories:
+# the article's input row and weights, a seeded N(0, 1) target, MSE, 200 SGD steps.
+_REG_DEPTH = 10
+_reg_x, _reg_weights = stacks.initial_stack(_REG_DEPTH, seed=42, width=16)
+_reg_fn, _ = _make(_REG_DEPTH, "sigmoid", True)
+_reg_names = [f"W{i}" for i in range(_REG_DEPTH)]
+
+
+def _regression_backward(g, x, target, **weights):
+    ws = [weights[n] for n in _reg_names]
+    out, cache = stacks.forward(x, ws, "sigmoid", True)
+    upstream = g * 2 * (out - target) / out.size  # d MSE / d out
+    _, d_weights, _ = stacks.backward(ws, cache, upstream, "sigmoid", True)
+    return dict(zip(_reg_names, d_weights))
+
+
+def _regression(nn, x, target, **weights):
+    return nn.mean_squared_error(_reg_fn(nn, x, **weights), target)
+
+
+case("stack_regression_sigmoid_residual_10", x=inputs.data(_reg_x), target=inputs.normal(1, 16, grad=False),
+     **{n: inputs.fixed(w) for n, w in zip(_reg_names, _reg_weights)}, backward=_regression_backward,
+     train=Training(steps=200, lr=0.05), tags={"stacks", "training"})(_regression)

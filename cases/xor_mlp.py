@@ -1,12 +1,16 @@
 """The article's XOR network: 2 → 4 → 4 → 1, ReLU, ReLU, sigmoid, BCE; seed 3, weights N(0, 1)·0.5, zero biases.
 
 The first XOR point is (0, 0) and the biases start at 0, so the first
-layer's pre-activations for it are exactly 0: a ReLU kink. The gradients of
-b1 and b2 are therefore reported as ``kink`` (left and right derivatives
-differ there), not as a pass or a failure.
+layer's pre-activations for it are exactly 0: a ReLU kink. The gradient of
+b1 is therefore reported as ``kink`` (left and right derivatives differ
+there), not as a pass or a failure. (b2 sits on a kink too, but one where
+both one-sided derivatives happen to be 0.)
+
+It also carries the article's training run: 2000 epochs of full-batch SGD at
+lr = 1.0, repeated on every backend from the same weights.
 """
 
-from crosscheck import case, inputs
+from crosscheck import Training, case, inputs
 from crosscheck.core import mlp
 
 _INIT = mlp.initial_parameters(seed=3)
@@ -18,9 +22,13 @@ def _backward(g, X, y, **params):
     return mlp.backward(params, cache, y, upstream=g)
 
 
+def _predict(X, y, **params):
+    return mlp.forward(params, X)[0]
+
+
 @case(X=inputs.data(mlp.XOR_INPUTS), y=inputs.data(mlp.XOR_TARGETS),
       **{k: inputs.fixed(v) for k, v in _INIT.items()},
-      backward=_backward, tags={"seed", "mlp"})
+      backward=_backward, train=Training(steps=2000, lr=1.0, predict=_predict), tags={"seed", "mlp"})
 def xor_mlp(nn, X, y, W1, b1, W2, b2, W3, b3):
     a1 = nn.relu(X @ W1 + b1)
     a2 = nn.relu(a1 @ W2 + b2)

@@ -50,6 +50,23 @@ class Expected:
                    ((self.backend, backend), (self.dtype, dtype), (self.param, param)))
 
 
+@dataclass(frozen=True)
+class Training:
+    """A training run the case carries: ``steps`` of plain SGD at rate ``lr`` on every differentiated
+    input, from the case's point, identically on every backend. ``predict(**point) -> array``,
+    optional, gives the trained model's predictions (in numpy) for comparing the end points."""
+
+    steps: int
+    lr: float
+    predict: Callable | None = None
+
+    def __post_init__(self):
+        if not (isinstance(self.steps, int) and self.steps > 0):
+            raise CatalogueError(f"Training: steps must be a positive integer, got {self.steps!r}")
+        if not self.lr > 0:
+            raise CatalogueError(f"Training: lr must be positive, got {self.lr!r}")
+
+
 @dataclass
 class Case:
     name: str
@@ -61,6 +78,7 @@ class Case:
     backward: Callable | None = None
     cotangent: str = "random"
     expected: tuple = ()
+    training: Training | None = None
     file: str = "?"
     line: int = 0
     doc: str = ""
@@ -119,7 +137,7 @@ def _tolerances(tolerance):
 
 
 def case(name=None, *, tags=(), tolerance=None, dtypes=DTYPES, backward=None, cotangent="random",
-         expect=(), **inputs):
+         expect=(), train=None, **inputs):
     """Register the decorated function as a case.
 
     ``inputs`` map each argument of the function (after ``nn``) to an input
@@ -128,7 +146,11 @@ def case(name=None, *, tags=(), tolerance=None, dtypes=DTYPES, backward=None, co
     output. ``cotangent="ones"`` contracts a non-scalar output with ones
     instead of the default seeded random vector (only where a reference
     setup demands it). ``expect`` lists :class:`Expected` discrepancies.
+    ``train=Training(steps, lr)`` attaches a training run compared step by
+    step across backends.
     """
+    if train is not None and not isinstance(train, Training):
+        raise CatalogueError(f"train: expected a Training(steps=, lr=), got {train!r}")
     for k, spec in inputs.items():
         if not isinstance(spec, InputSpec):
             raise CatalogueError(f"input {k!r}: expected an input spec from crosscheck.inputs, got {spec!r}")
@@ -152,7 +174,7 @@ def case(name=None, *, tags=(), tolerance=None, dtypes=DTYPES, backward=None, co
         code = inspect.unwrap(fn).__code__
         new = Case(
             name=case_name, fn=fn, inputs=dict(inputs), tags=frozenset(tags), tolerances=tolerances,
-            dtypes=tuple(dtypes), backward=backward, cotangent=cotangent, expected=expected,
+            dtypes=tuple(dtypes), backward=backward, cotangent=cotangent, expected=expected, training=train,
             file=code.co_filename, line=code.co_firstlineno, doc=inspect.getdoc(fn) or "",
         )
         module = sys.modules.get(fn.__module__)

@@ -118,6 +118,31 @@ def is_subgradient(value, left, right, tolerance: Tolerance, noise=0.0):
     return (value >= np.minimum(left, right) - slack) & (value <= np.maximum(left, right) + slack)
 
 
+def agreement(a, b):
+    """(max abs, max rel) difference between two gradients, neither taken as the truth:
+    the relative difference is |a - b| / max(|a|, |b|), 0 where both are 0."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.size == 0:
+        return 0.0, 0.0
+    diff = np.abs(a - b)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.where(diff == 0, 0.0, diff / np.maximum(np.abs(a), np.abs(b)))
+    return float(np.max(diff)), float(np.max(rel))
+
+
+@dataclass
+class Pair:
+    """How closely two backends agree on one case in one dtype (worst over its parameters)."""
+
+    case: str
+    dtype: str
+    a: str
+    b: str
+    max_abs: float
+    max_rel: float
+    worst_param: str
+
+
 @dataclass
 class Row:
     """One verdict: a gradient of one parameter of one case, by one backend in one dtype."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backends as backend_registry
-from .compare import FAILING, Row, Tolerance, compare, describe_failure, index_str, is_subgradient, kinks
+from .compare import FAILING, Pair, Row, Tolerance, agreement, compare, describe_failure, index_str, is_subgradient, kinks
 
 #: how closely the left and right derivatives must agree (beyond their round-off) for a point to be smooth
 KINK_TOLERANCE = Tolerance(atol=1e-8, rtol=1e-6)
@@ -87,15 +87,31 @@ def _apply_expectation(case, row):
     return row
 
 
-def judge_case(case, dtype, backends, reference, probe="all"):
-    """Rows for one case in one dtype, one per (backend, differentiated input)."""
+def pairwise(case, dtype, evaluations):
+    """Every pair of backends that both computed the case: their worst disagreement over the parameters."""
+    names = sorted(evaluations)
+    pairs = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            worst = max(((agreement(evaluations[a].grads[k], evaluations[b].grads[k]), k) for k in case.wrt),
+                        key=lambda t: (t[0][1], t[0][0]), default=((0.0, 0.0), ""))
+            (max_abs, max_rel), param = worst
+            pairs.append(Pair(case.name, dtype, a, b, max_abs, max_rel, param))
+    return pairs
+
+
+def judge_case(case, dtype, backends, reference, probe="all", pairs=None):
+    """Rows for one case in one dtype, one per (backend, differentiated input).
+
+    When ``pairs`` is a list, the pairwise agreement of the backends is appended to it.
+    """
     point = {k: v.astype(np.float64) for k, v in case.point(dtype).items()}
     try:
         ref = reference.evaluate(case, point, "float64")
     except Exception as exc:  # the case cannot even be evaluated in plain numpy: every backend's row says so
         msg = f"reference failed: {_describe_exception(case, exc)}"
         return [r for b in backends if b.applies(case) for r in _error_rows(case, b.name, dtype, "error", msg)]
-    rows = []
+    rows, evaluations = [], {}
     for backend in backends:
         if not backend.applies(case):
             continue
@@ -108,6 +124,7 @@ def judge_case(case, dtype, backends, reference, probe="all"):
         except Exception as exc:
             rows.extend(_error_rows(case, backend.name, dtype, "error", _describe_exception(case, exc)))
             continue
+        evaluations[backend.name] = ev
         for param in case.wrt:
             row = _judge_param(case, param, backend.name, dtype, ev.grads[param], ref.grads[param], reference, point,
                                probe)
@@ -115,16 +132,20 @@ def judge_case(case, dtype, backends, reference, probe="all"):
             rows.append(_apply_expectation(case, row))
     for r in rows:
         r.tags = tuple(sorted(case.tags))
+    if pairs is not None:
+        pairs.extend(pairwise(case, dtype, evaluations))
     return rows
 
 
-def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"), progress=None, probe="all"):
+def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"), progress=None, probe="all",
+        pairs=None):
     """Judge every case in every dtype it declares (among ``dtypes``) on every backend named.
 
     ``probe="all"`` looks for kinks at every element (one-sided differences:
     twice the cost of the central ones); ``"failing"`` only where the central
     difference disagrees, which misses a kink the central difference happens to
-    average correctly (a tie of maximum).
+    average correctly (a tie of maximum). When ``pairs`` is a list, every
+    pair of backends' agreement per case and dtype is appended to it.
     """
     if probe not in ("all", "failing"):
         raise ValueError(f"probe must be 'all' or 'failing', got {probe!r}")
@@ -134,7 +155,7 @@ def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"),
     rows = []
     for case in cases:
         for dtype in (d for d in case.dtypes if d in dtypes):
-            rows.extend(judge_case(case, dtype, instances, reference, probe))
+            rows.extend(judge_case(case, dtype, instances, reference, probe, pairs))
             if progress:
                 progress(case, dtype)
     return rows

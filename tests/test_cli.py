@@ -20,11 +20,12 @@ def test_list_names_every_case_with_tags(capsys):
     assert main(["list", "--cases", str(ROOT / "cases")]) == 0
     out = capsys.readouterr().out
     assert "xor_mlp" in out and "[mlp, seed]" in out and "+handwritten" in out
-    assert out.strip().endswith("55 cases")
+    assert out.strip().endswith("56 cases")
 
 
 def test_run_on_a_user_folder(tmp_path, capsys):
-    assert main(["run", "--cases", str(USER_CASES), "--results", str(tmp_path)]) == 0
+    assert main(["run", "--cases", str(USER_CASES), "--backend", "core", "--backend", "handwritten",
+                 "--results", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.count("swish") >= 4 and "4 pass" in out
     assert (tmp_path / "run.csv").read_text().startswith("case,param,backend,dtype")

@@ -33,7 +33,7 @@ def test_kinks_are_reported_where_the_points_are_not_differentiable(rows):
 def test_handwritten_rows_exist_only_for_cases_with_a_backward(rows, catalogue):
     with_backward = {c.name for c in catalogue.values() if c.backward}
     assert {r.case for r in rows if r.backend == "handwritten"} == with_backward
-    assert len(with_backward) == 16  # xor_mlp and the 15 stacks
+    assert len(with_backward) == 17  # xor_mlp, the 15 stacks and the regression stack
 
 
 def _wrong_sigmoid(a):
