@@ -6,20 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import backends as backend_registry
-from .catalogue import DTYPES, CatalogueError, default_case_folder, discover, select
+from .catalogue import DTYPES, CatalogueError, discover, select
+from .options import BACKENDS, add_to_argparse, case_folders
 
 
 def _add_selection(p):
-    p.add_argument("--cases", action="append", metavar="DIR",
-                   help="folder (or file) of case files; repeatable. Default: ./cases, else the shipped catalogue")
-    p.add_argument("-k", dest="pattern", metavar="PATTERN", help="only cases whose name matches (glob or substring)")
-    p.add_argument("--tag", action="append", dest="tags", metavar="TAG", help="only cases with this tag; repeatable")
+    add_to_argparse(p, "cases", "pattern", "tags")
 
 
 def _cases(args):
-    folders = args.cases or [default_case_folder()]
-    return select(discover(folders), pattern=args.pattern, tags=args.tags)
+    return select(discover(case_folders(args.cases)), pattern=args.pattern, tags=args.tags)
 
 
 def cmd_list(args):
@@ -40,9 +36,7 @@ def cmd_run(args):
     if not cases:
         print("no cases selected", file=sys.stderr)
         return 2
-    backends = args.backends or list(backend_registry.DEFAULT)
-    for b in backends:
-        backend_registry.get(b)  # unknown names fail here, before any work
+    backends = args.backends or list(BACKENDS)
     rows = runner.run(cases, backends=backends, dtypes=tuple(args.dtypes or DTYPES), probe=args.probe)
     shown = rows if not args.quiet else [r for r in rows if r.verdict != "pass"]
     print(tables.to_text(shown))
@@ -74,11 +68,7 @@ def build_parser():
                                    "float64 central-difference reference, print the table, write results/run.csv and "
                                    "results/run.md, and exit 1 if any row is fail, nan or error.")
     _add_selection(p)
-    p.add_argument("--backend", action="append", dest="backends", metavar="NAME",
-                   help=f"backend to run; repeatable. Choices: {', '.join(backend_registry.DEFAULT)}")
-    p.add_argument("--dtype", action="append", dest="dtypes", choices=DTYPES, help="dtype to run; repeatable")
-    p.add_argument("--probe", choices=("all", "failing"), default="all",
-                   help="look for kinks at every element (default) or only where the central difference disagrees")
+    add_to_argparse(p, "backends", "dtypes", "probe")
     p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR", help="where to write run.csv/.md")
     p.add_argument("--no-write", action="store_true", help="print only; write no files")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the rows that are not a pass")

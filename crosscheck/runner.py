@@ -25,13 +25,36 @@ def _describe_exception(case, exc):
     return f"case {case.name!r} ({case.location}): {type(exc).__name__}: {exc}"
 
 
+class Reference:
+    """The float64 reference for one case in one dtype: the point (rounded to the dtype), the central
+    differences, and the one-sided derivatives, each computed once and shared by every backend.
+
+    Raises whatever the case raises when it cannot be evaluated in plain numpy.
+    """
+
+    def __init__(self, case, dtype, numeric):
+        self.case, self.numeric = case, numeric
+        self.point = {k: v.astype(np.float64) for k, v in case.point(dtype).items()}
+        self.evaluation = numeric.evaluate(case, self.point, "float64")
+        self._all_sides = {}
+
+    def one_sided(self, param, indices=None):
+        """(right, left, noise) at the flat ``indices`` of ``param``; all elements (memoised) when None."""
+        if indices is not None:
+            return self.numeric.one_sided(self.case, self.point, param, indices)
+        if param not in self._all_sides:
+            self._all_sides[param] = self.numeric.one_sided(self.case, self.point, param, None)
+        return self._all_sides[param]
+
+
 def _at(flat, shape):
     return index_str(np.unravel_index(int(flat), shape)) if len(shape) else ""
 
 
-def _judge_param(case, param, backend, dtype, grad, ref_grad, reference, point, probe):
+def _judge_param(case, param, backend, dtype, grad, reference, probe):
     """One row: the gradient against the central difference, with kinks told apart from failures."""
     tol = case.tolerance(dtype)
+    ref_grad = reference.evaluation.grads[param]
     row = Row(case.name, param, backend, dtype, "pass", atol=tol.atol, rtol=tol.rtol)
     c = compare(grad, ref_grad, tol)
     row.max_abs, row.max_rel, row.worst_index = c.max_abs, c.max_rel, c.worst_index
@@ -46,7 +69,7 @@ def _judge_param(case, param, backend, dtype, grad, ref_grad, reference, point, 
     # Probe for kinks: every element ("all"), or only those the central difference rejected ("failing").
     probed = np.arange(c.size) if probe == "all" else c.mismatched
     if probed.size:
-        right, left, noise = reference.one_sided(case, point, param, probed)
+        right, left, noise = reference.one_sided(param, None if probe == "all" else probed)
         split = kinks(left, right, KINK_TOLERANCE, noise)
     else:
         split = np.zeros(0, bool)
@@ -100,17 +123,27 @@ def pairwise(case, dtype, evaluations):
     return pairs
 
 
-def judge_case(case, dtype, backends, reference, probe="all", pairs=None):
+def reference_for(case, dtype, numeric=None):
+    """The case's :class:`Reference` in ``dtype``, or the exception that prevented it."""
+    try:
+        return Reference(case, dtype, numeric or backend_registry.get("numeric"))
+    except Exception as exc:
+        return exc
+
+
+def judge_case(case, dtype, backends, reference=None, probe="all", pairs=None):
     """Rows for one case in one dtype, one per (backend, differentiated input).
 
-    When ``pairs`` is a list, the pairwise agreement of the backends is appended to it.
+    ``reference`` is the case's :class:`Reference` (or the exception that prevented
+    it); computed here when None. When ``pairs`` is a list, the pairwise agreement
+    of the backends is appended to it.
     """
-    point = {k: v.astype(np.float64) for k, v in case.point(dtype).items()}
-    try:
-        ref = reference.evaluate(case, point, "float64")
-    except Exception as exc:  # the case cannot even be evaluated in plain numpy: every backend's row says so
-        msg = f"reference failed: {_describe_exception(case, exc)}"
+    if reference is None:
+        reference = reference_for(case, dtype)
+    if isinstance(reference, Exception):  # not even plain numpy can evaluate the case: every backend's row says so
+        msg = f"reference failed: {_describe_exception(case, reference)}"
         return [r for b in backends if b.applies(case) for r in _error_rows(case, b.name, dtype, "error", msg)]
+    point = reference.point
     rows, evaluations = [], {}
     for backend in backends:
         if not backend.applies(case):
@@ -126,8 +159,7 @@ def judge_case(case, dtype, backends, reference, probe="all", pairs=None):
             continue
         evaluations[backend.name] = ev
         for param in case.wrt:
-            row = _judge_param(case, param, backend.name, dtype, ev.grads[param], ref.grads[param], reference, point,
-                               probe)
+            row = _judge_param(case, param, backend.name, dtype, ev.grads[param], reference, probe)
             row.note = row.note or "; ".join(f"{op}: {how}" for op, how in sorted(ev.notes.items()))
             rows.append(_apply_expectation(case, row))
     for r in rows:
@@ -149,13 +181,13 @@ def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"),
     """
     if probe not in ("all", "failing"):
         raise ValueError(f"probe must be 'all' or 'failing', got {probe!r}")
-    reference = backend_registry.get("numeric")
+    numeric = backend_registry.get("numeric")
     instances = [backend_registry.get(b) if isinstance(b, str) else b for b in backends]
     instances = [b for b in instances if not b.reference]
     rows = []
     for case in cases:
         for dtype in (d for d in case.dtypes if d in dtypes):
-            rows.extend(judge_case(case, dtype, instances, reference, probe, pairs))
+            rows.extend(judge_case(case, dtype, instances, reference_for(case, dtype, numeric), probe, pairs))
             if progress:
                 progress(case, dtype)
     return rows

@@ -1,0 +1,49 @@
+"""Options defined once, for the command line (``--backend``) and for pytest (``--crosscheck-backend``).
+
+Name filters differ on purpose: on the command line ``-k`` and ``--tag``
+select cases; under pytest its own ``-k`` (on test ids) and ``-m`` (tags
+become marks) do the same job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .catalogue import DTYPES
+
+BACKENDS = ("core", "handwritten", "torch", "jax")
+
+# dest -> (command-line flags, argparse keyword arguments); pytest takes the long flag as --crosscheck-<name>.
+OPTIONS = {
+    "cases": (("--cases",), dict(action="append", metavar="DIR",
+                                 help="folder (or file) of case files; repeatable. "
+                                      "Default: ./cases, else the catalogue shipped beside the package")),
+    "backends": (("--backend",), dict(action="append", metavar="NAME", choices=BACKENDS,
+                                      help=f"backend to run; repeatable. Default: all of {', '.join(BACKENDS)}")),
+    "dtypes": (("--dtype",), dict(action="append", choices=DTYPES, help="dtype to run; repeatable. Default: both")),
+    "probe": (("--probe",), dict(choices=("all", "failing"), default="all",
+                                 help="look for kinks at every element (default) or only where the central "
+                                      "difference disagrees")),
+}
+CLI_ONLY = {
+    "pattern": (("-k",), dict(metavar="PATTERN", help="only cases whose name matches (glob or substring)")),
+    "tags": (("--tag",), dict(action="append", metavar="TAG", help="only cases with this tag; repeatable")),
+}
+
+
+def add_to_argparse(parser, *names):
+    for name in names:
+        flags, kwargs = {**OPTIONS, **CLI_ONLY}[name]
+        parser.add_argument(*flags, dest=name, **kwargs)
+
+
+def add_to_pytest(group):
+    for name, (flags, kwargs) in OPTIONS.items():
+        group.addoption("--crosscheck-" + flags[-1].lstrip("-"), dest=f"crosscheck_{name}", **kwargs)
+
+
+def case_folders(values):
+    """The folders named, or the default catalogue."""
+    from .catalogue import default_case_folder
+
+    return [Path(v) for v in values] if values else [default_case_folder()]
