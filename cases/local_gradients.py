@@ -4,6 +4,8 @@ Non-scalar outputs are contracted with the case's seeded random cotangent,
 so each case checks a full vector-Jacobian product, not a plain sum.
 """
 
+import numpy as np
+
 from crosscheck import case, inputs
 
 
@@ -228,3 +230,15 @@ def relu_at_zero(nn, x):
 def maximum_tie(nn, a, b):
     """max(a, b) with a tie at element 0: the core splits the gradient, ½ to each side."""
     return nn.maximum(a, b)
+
+
+# The article's matmul check, exactly: legacy seed 42 draws X (3×4), W (4×2), then the upstream dC (3×2);
+# the proxy loss Σ dC ∘ (XW) has dL/dW = Xᵀ dC.
+_rs = np.random.RandomState(42)
+_X42, _W42, _DC42 = _rs.randn(3, 4), _rs.randn(4, 2), _rs.randn(3, 2)
+
+
+@case(X=inputs.fixed(_X42), W=inputs.fixed(_W42), dC=inputs.data(_DC42), tags={"local", "seed", "linear"})
+def matmul_article_check(nn, X, W, dC):
+    """The article's data; the seed table sets each backend's dW against a step-1e-5 central difference."""
+    return nn.sum(dC * (X @ W))

@@ -1,4 +1,4 @@
-"""``crosscheck list | run``: the command line."""
+"""``crosscheck list | run | report | new``: the command line."""
 
 from __future__ import annotations
 
@@ -45,11 +45,37 @@ def cmd_run(args):
         print("\nnot a pass:")
         for r in notable:
             print(f"  {r.verdict:<8} {r.case} {r.param} {r.backend} {r.dtype}: {r.message or r.note}")
-    if not args.no_write:
+    if args.results:
         for path in tables.write_run(rows, args.results):
             print(f"wrote {path}")
     print(f"\n{len(cases)} cases, {len(rows)} rows: {tables.summary_line(rows)}")
     return 1 if runner.failed(rows) else 0
+
+
+def cmd_report(args):
+    from . import report, runner, tables
+
+    cases = _cases(args)
+    if not cases:
+        print("no cases selected", file=sys.stderr)
+        return 2
+    results = report.compute(cases, args.backends or list(BACKENDS), tuple(args.dtypes or DTYPES), args.probe)
+    written = report.write(results, args.results)
+    notable = [r for r in results.rows if r.verdict in runner.FAILING]
+    for r in notable:
+        print(f"  {r.verdict:<8} {r.case} {r.param} {r.backend} {r.dtype}: {r.message or r.note}")
+    print(f"wrote {len(written)} files into {args.results}/ (report: {args.results / 'report.html'})")
+    print(f"{len(cases)} cases, {len(results.rows)} rows: {tables.summary_line(results.rows)}; "
+          f"{len(results.divergences)} trajectories, {len(results.flow_cells)} gradient-flow cells")
+    return 1 if notable else 0
+
+
+def cmd_new(args):
+    from .template import write_template
+
+    path = write_template(args.name, args.folder)
+    print(f"wrote {path}; run it with: crosscheck run --cases {args.folder} -k {args.name}")
+    return 0
 
 
 def build_parser():
@@ -69,10 +95,28 @@ def build_parser():
                                    "results/run.md, and exit 1 if any row is fail, nan or error.")
     _add_selection(p)
     add_to_argparse(p, "backends", "dtypes", "probe")
-    p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR", help="where to write run.csv/.md")
-    p.add_argument("--no-write", action="store_true", help="print only; write no files")
+    p.add_argument("--results", type=Path, metavar="DIR", help="also write run.csv and run.md into DIR")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the rows that are not a pass")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="run everything and write the tables, plots and report into results/",
+                       description="Judge the catalogue on every backend, train the cases that carry a training run, "
+                                   "measure gradient flow, reproduce the article's tables, and write the tables "
+                                   "(.csv/.md/.json), plots, report.md and a self-contained report.html into "
+                                   "results/ (each file replaced atomically). Exits 1 if any row is fail, nan or "
+                                   "error.")
+    _add_selection(p)
+    add_to_argparse(p, "backends", "dtypes", "probe")
+    p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                   help="where to write (default: results)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("new", help="write a commented case-file template that runs as written",
+                       description="Write NAME.py, a commented template of a case file, into cases/ (or --folder). "
+                                   "It runs as written; edit it into your case.")
+    p.add_argument("name", help="the case's name: a python identifier")
+    p.add_argument("--folder", type=Path, default=Path("cases"), metavar="DIR", help="where to write (default: cases)")
+    p.set_defaults(func=cmd_new)
     return parser
 
 
@@ -80,7 +124,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CatalogueError, ValueError) as exc:
+    except (CatalogueError, ValueError, FileExistsError) as exc:
         print(f"crosscheck: error: {exc}", file=sys.stderr)
         return 2
 

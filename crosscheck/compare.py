@@ -63,6 +63,8 @@ class Comparison:
     mismatched: np.ndarray  # flat indices of elements outside tolerance
     nonfinite: np.ndarray  # flat indices where value is NaN/inf and the reference is not
     size: int
+    scale: float = 0.0  # max |reference|: the gradient's own magnitude
+    worst_ratio: float = 0.0  # the worst element's error ÷ what was allowed (> 1 fails)
 
     @property
     def passed(self):
@@ -97,6 +99,8 @@ def compare(value, reference, tolerance: Tolerance) -> Comparison:
         mismatched=np.flatnonzero(bad),
         nonfinite=nonfinite,
         size=value.size,
+        scale=float(np.max(np.abs(np.where(np.isfinite(reference), reference, 0.0)))),
+        worst_ratio=float(ratio.flat[flat]),
     )
 
 
@@ -163,6 +167,14 @@ class Row:
     message: str = ""
     note: str = ""
     tags: tuple = field(default_factory=tuple)
+    err_eps: float = float("nan")  # max abs error in units of the dtype's eps at the gradient's scale
+    ratio: float = float("nan")  # the worst element's error ÷ (atol + rtol·|reference|): > 1 is outside
+
+
+def error_in_eps(max_abs, scale, dtype):
+    """max |g - r| / (eps(dtype) · max(max|r|, tiny)): how many roundings of the gradient's own size."""
+    finfo = np.finfo(np.dtype(dtype))
+    return float(max_abs / (finfo.eps * max(scale, finfo.tiny)))
 
 
 def index_str(index) -> str:

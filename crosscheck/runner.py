@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import backends as backend_registry
-from .compare import FAILING, Pair, Row, Tolerance, agreement, compare, describe_failure, index_str, is_subgradient, kinks
+from .compare import (FAILING, Pair, Row, Tolerance, agreement, compare, describe_failure, error_in_eps, index_str,
+                      is_subgradient, kinks)
 
 #: how closely the left and right derivatives must agree (beyond their round-off) for a point to be smooth
 KINK_TOLERANCE = Tolerance(atol=1e-8, rtol=1e-6)
@@ -59,6 +60,8 @@ def _judge_param(case, param, backend, dtype, grad, reference, probe):
     c = compare(grad, ref_grad, tol)
     row.max_abs, row.max_rel, row.worst_index = c.max_abs, c.max_rel, c.worst_index
     row.value, row.expected = c.value_at_worst, c.reference_at_worst
+    row.err_eps = error_in_eps(c.max_abs, c.scale, dtype)
+    row.ratio = c.worst_ratio
     shape = np.shape(grad)
     if c.nonfinite.size:
         bad = ", ".join(f"{param}{_at(i, shape)}" for i in c.nonfinite[:8])

@@ -1,8 +1,13 @@
-"""Rows → text tables and files. The only module (with the report) that writes.
+"""Rows → tables (text, CSV, Markdown, JSON) and files. The only module, with the report, that writes.
 
 Files are replaced atomically (written to a temporary file beside the
 target, then renamed), so an interrupted run never leaves a half-written
-table, and nothing in them depends on the time of the run.
+table, and nothing in them depends on the time of the run: the same
+catalogue and versions give byte-identical files.
+
+The long table has one row per (case, param, backend, dtype); the derived
+tables are pandas DataFrames built from it (pandas is imported only here, and
+only by the functions that need it).
 """
 
 from __future__ import annotations
@@ -15,22 +20,33 @@ from pathlib import Path
 
 from .compare import VERDICTS, index_str
 
-COLUMNS = ("case", "param", "backend", "dtype", "reference", "max_abs", "max_rel", "atol", "rtol",
+COLUMNS = ("case", "param", "backend", "dtype", "reference", "max_abs", "max_rel", "err_eps", "ratio", "atol", "rtol",
            "worst_index", "value", "expected", "verdict", "message", "note", "tags")
 SHORT = (("case", 28), ("param", 8), ("backend", 11), ("dtype", 7), ("max abs", 9), ("max rel", 9),
          ("tolerance", 19), ("verdict", 8))
 
 
-def write_atomic(path, text):
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a part."""
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+def write_atomic(path, content):
+    """Write ``content`` (str or bytes) to ``path`` so that readers see the old file or the new one, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    binary = isinstance(content, bytes)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as fh:
+            fh.write(content)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a results file is as readable as any other
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -44,7 +60,7 @@ def _num(x, fmt="{:.3e}"):
 
 def _cell(row, col):
     v = getattr(row, col)
-    if col in ("max_abs", "max_rel", "atol", "rtol"):
+    if col in ("max_abs", "max_rel", "atol", "rtol", "err_eps", "ratio"):
         return _num(v)
     if col in ("value", "expected"):
         return _num(v, "{:.10g}")
@@ -113,3 +129,119 @@ def write_run(rows, folder) -> list[Path]:
         write_atomic(folder / name, text)
         written.append(folder / name)
     return written
+
+
+# ------------------------------------------------------------------ pandas tables for the report
+
+
+def frame(rows):
+    """The long table: one row per (case, param, backend, dtype), every error figure, as strings
+    formatted once (so CSV, Markdown and JSON agree to the character)."""
+    import pandas as pd
+
+    return pd.DataFrame([[_cell(r, c) for c in COLUMNS] for r in rows], columns=list(COLUMNS))
+
+
+def summary_pivot(long):
+    """case × (backend, dtype) → verdict ('' where the backend does not apply)."""
+    pivot = long.pivot_table(index="case", columns=["backend", "dtype"], values="verdict",
+                             aggfunc=_worst_verdict, sort=False)
+    pivot = pivot[sorted(pivot.columns, key=_column_order)]
+    pivot.columns = [f"{b} {d}" for b, d in pivot.columns]
+    return pivot.fillna("").reset_index()
+
+
+BACKEND_ORDER = ("core", "handwritten", "torch", "jax")
+
+
+def _column_order(column):
+    backend, dtype = column
+    return (("float64", "float32").index(dtype) if dtype in ("float64", "float32") else 9,
+            BACKEND_ORDER.index(backend) if backend in BACKEND_ORDER else 9, backend)
+
+
+_SEVERITY = ("error", "nan", "fail", "expected-discrepancy", "kink", "skipped", "pass")
+
+
+def _worst_verdict(verdicts):
+    return min(verdicts, key=_SEVERITY.index)
+
+
+def pairwise_table(pairs):
+    """The pairwise agreement matrix: one row per case and dtype, a column per backend pair (max rel diff)."""
+    import pandas as pd
+
+    if not pairs:
+        return pd.DataFrame(columns=["case", "dtype"])
+    long = pd.DataFrame([{"case": p.case, "dtype": p.dtype, "pair": f"{p.a} vs {p.b}", "max_rel": p.max_rel}
+                         for p in pairs])
+    wide = long.pivot_table(index=["case", "dtype"], columns="pair", values="max_rel", aggfunc="max", sort=False)
+    return wide.map(lambda v: _num(v, "{:.2e}")).fillna("").reset_index()
+
+
+def pairwise_worst(pairs):
+    """Per backend pair and dtype, the worst case: the matrix's headline."""
+    import pandas as pd
+
+    worst = {}
+    for p in pairs:
+        key = (f"{p.a} vs {p.b}", p.dtype)
+        if key not in worst or p.max_rel > worst[key].max_rel:
+            worst[key] = p
+    return pd.DataFrame([{"pair": k[0], "dtype": k[1], "worst max rel": _num(p.max_rel, "{:.2e}"),
+                          "max abs": _num(p.max_abs, "{:.2e}"), "case": p.case, "param": p.worst_param}
+                         for k, p in sorted(worst.items())])
+
+
+def discrepancies(long):
+    """Every row that is not a pass, with its cause."""
+    cols = ["case", "param", "backend", "dtype", "verdict", "max_abs", "max_rel", "worst_index", "cause"]
+    notable = long[long["verdict"] != "pass"].copy()
+    notable["cause"] = [m or n for m, n in zip(notable["message"], notable["note"])]
+    return notable[cols].reset_index(drop=True)
+
+
+def versions():
+    """python, numpy, pandas, torch, jax, crosscheck versions (from package metadata: nothing imported)."""
+    import platform
+    from importlib import metadata
+
+    import pandas as pd
+
+    def version(dist):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    rows = [("python", platform.python_version())]
+    rows += [(d, version(d)) for d in ("numpy", "pandas", "torch", "jax", "jaxlib", "crosscheck")]
+    return pd.DataFrame(rows, columns=["package", "version"])
+
+
+def markdown_table(df) -> str:
+    """A DataFrame as a GitHub Markdown table (cells as they are: format before)."""
+    cols = [str(c).replace("|", "\\|") for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for values in df.itertuples(index=False):
+        lines.append("| " + " | ".join(str(v).replace("|", "\\|").replace("\n", " ") for v in values) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(folder, name, df, *, header=None, formats=("csv", "md", "json")) -> list[Path]:
+    """``name``.csv / .md / .json in ``folder``, each written atomically. ``header`` (a DataFrame, e.g.
+    the versions) is put above the Markdown table."""
+    folder = Path(folder)
+    out = []
+    for fmt in formats:
+        if fmt == "csv":
+            text = df.to_csv(index=False, lineterminator="\n")
+        elif fmt == "md":
+            text = (markdown_table(header) + "\n" if header is not None else "") + markdown_table(df)
+        elif fmt == "json":
+            text = df.to_json(orient="records", indent=1, force_ascii=False) + "\n"
+        else:
+            raise ValueError(f"unknown table format {fmt!r}")
+        write_atomic(folder / f"{name}.{fmt}", text)
+        out.append(folder / f"{name}.{fmt}")
+    return out

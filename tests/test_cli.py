@@ -20,7 +20,7 @@ def test_list_names_every_case_with_tags(capsys):
     assert main(["list", "--cases", str(ROOT / "cases")]) == 0
     out = capsys.readouterr().out
     assert "xor_mlp" in out and "[mlp, seed]" in out and "+handwritten" in out
-    assert out.strip().endswith("56 cases")
+    assert out.strip().endswith("57 cases")
 
 
 def test_run_on_a_user_folder(tmp_path, capsys):
@@ -37,14 +37,14 @@ def test_run_exits_non_zero_when_a_gradient_is_wrong(tmp_path, capsys):
         "from crosscheck import case, inputs\n\n"
         "@case(x=inputs.normal(3), backward=lambda g, x: {'x': -g})\n"
         "def wrong(nn, x):\n    return nn.exp(x)\n")
-    assert main(["run", "--cases", str(tmp_path), "--no-write", "--dtype", "float64"]) == 1
+    assert main(["run", "--cases", str(tmp_path), "--dtype", "float64"]) == 1
     out = capsys.readouterr().out
     assert "fail" in out and "case 'wrong', parameter 'x', backend handwritten" in out
 
 
 def test_filters_select_cases(capsys):
     assert main(["run", "--cases", str(ROOT / "cases"), "-k", "stack_relu_*", "--dtype", "float32",
-                 "--backend", "handwritten", "--no-write"]) == 0
+                 "--backend", "handwritten"]) == 0
     out = capsys.readouterr().out
     assert "5 cases" in out and "float64" not in out.split("\n\n")[0]
 
@@ -56,7 +56,7 @@ def test_a_missing_case_folder_is_named(capsys):
 
 def test_an_unknown_backend_is_named(capsys):
     with pytest.raises(SystemExit) as exit:
-        main(["run", "--backend", "nope", "--no-write"])
+        main(["run", "--backend", "nope"])
     assert exit.value.code == 2
     assert "invalid choice: 'nope'" in capsys.readouterr().err
 

@@ -78,7 +78,7 @@ def test_a_missing_framework_gives_skipped_rows_with_the_reason(monkeypatch, cat
 def test_the_command_line_reports_a_missing_framework_as_skipped(name):
     code = f"import sys; sys.modules[{name!r}] = None; from crosscheck.cli import main; sys.exit(main(sys.argv[1:]))"
     done = subprocess.run([sys.executable, "-c", code, "run", "--cases", str(CASES), "-k", "sigmoid_neuron",
-                           "--backend", name, "--no-write"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+                           "--backend", name], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert f"skipped  sigmoid_neuron w {name} float64: {name} is not installed" in done.stdout
 

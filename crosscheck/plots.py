@@ -1,0 +1,133 @@
+"""The report's figures, as PNG bytes (matplotlib, Agg; imported only here).
+
+No timestamps or version strings are written into the files, so the same
+data and matplotlib version give the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from .flow import KINDS
+
+STYLE = {  # backend -> (marker, linestyle); the backends often coincide, so markers keep them apart
+    "core": ("o", "-"), "handwritten": ("s", "--"), "torch": ("^", "-."), "jax": ("x", ":"),
+}
+TITLES = {"sigmoid": "sigmoid", "relu": "ReLU", "sigmoid_residual": "sigmoid + residual"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    _pyplot().close(fig)
+    return buf.getvalue()
+
+
+def _style(backend):
+    return STYLE.get(backend, (".", "-"))
+
+
+def gradient_flow(cells, article) -> bytes:
+    """Mean |dL/dx| at the input against depth, log scale, one panel per stack kind, a line per backend."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(KINDS), figsize=(12, 3.8), sharey=True)
+    for ax, kind in zip(axes, KINDS):
+        for backend in sorted({c.backend for c in cells}, key=list(STYLE).index):
+            pts = sorted((c.depth, c.mean_abs_input_grad) for c in cells if c.kind == kind and c.backend == backend)
+            marker, ls = _style(backend)
+            ax.plot(*zip(*pts), marker=marker, linestyle=ls, label=backend, markerfacecolor="none")
+        depths = sorted(article)
+        ax.plot(depths, [float(article[d][KINDS.index(kind)]) for d in depths], "k*", markersize=11,
+                label="article", zorder=0, alpha=0.4)
+        ax.set_yscale("log")
+        ax.set_title(TITLES[kind])
+        ax.set_xlabel("layers")
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].set_ylabel("mean |dL/dx| at the input")
+    axes[-1].legend(fontsize=8)
+    return _png(fig)
+
+
+def xor_losses(trajectories) -> bytes:
+    """XOR loss per epoch for every backend and dtype, and each one's relative distance from the baseline."""
+    plt = _pyplot()
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 3.8))
+    runs = [t for t in trajectories if t.case == "xor_mlp"]
+    base = {t.dtype: t for t in runs if t.backend == "handwritten"}
+    for t in runs:
+        marker, ls = _style(t.backend)
+        label = f"{t.backend} {t.dtype}"
+        ax.plot(t.losses, linestyle=ls if t.dtype == "float64" else (0, (1, 3)), label=label, linewidth=1)
+        if t.dtype in base and t.backend != "handwritten":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rel = np.abs(t.losses - base[t.dtype].losses) / np.abs(base[t.dtype].losses)
+            # the largest divergence so far: step-to-step noise (often exactly 0) would hide the trend
+            ax2.plot(np.fmax.accumulate(np.nan_to_num(rel, nan=0.0)), linestyle=ls, label=label, linewidth=1.2)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("BCE loss")
+    ax.set_title("XOR training, lr = 1.0")
+    ax.legend(fontsize=7, ncol=2)
+    ax2.set_yscale("log")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("max so far of |loss - hand-written| / loss")
+    ax2.set_title("divergence from the hand-written backward")
+    ax2.legend(fontsize=7, ncol=2)
+    return _png(fig)
+
+
+def layer_norms(cells, depth) -> bytes:
+    """‖dL/dW_i‖ per layer of the deepest stacks, one panel per kind, a line per backend."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(KINDS), figsize=(12, 3.8), sharey=True)
+    for ax, kind in zip(axes, KINDS):
+        for c in cells:
+            if c.kind == kind and c.depth == depth:
+                marker, ls = _style(c.backend)
+                ax.plot(range(1, depth + 1), c.layer_norms, marker=marker, linestyle=ls, label=c.backend,
+                        markerfacecolor="none", markersize=4)
+        ax.set_yscale("log")
+        ax.set_title(f"{TITLES[kind]}, {depth} layers")
+        ax.set_xlabel("layer")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("‖dL/dW‖ (Frobenius)")
+    axes[-1].legend(fontsize=8)
+    return _png(fig)
+
+
+def error_heatmap(long) -> bytes:
+    """log10(error ÷ allowance) of the worst parameter, case × (backend, dtype): below 0 passes."""
+    plt = _pyplot()
+    df = long.copy()
+    df["ratio"] = df["ratio"].replace("", "nan").astype(float)
+    df["column"] = df["backend"] + " " + df["dtype"]
+    kinked = df["verdict"] == "kink"
+    df.loc[kinked, "ratio"] = np.nan  # a kink's central-difference error is no error: shown as a label instead
+    grid = df.pivot_table(index="case", columns="column", values="ratio", aggfunc="max", sort=False, dropna=False)
+    kinks = df[kinked].groupby(["case", "column"]).size()
+    order = [f"{b} {d}" for d in ("float64", "float32") for b in STYLE if f"{b} {d}" in grid.columns]
+    grid = grid[order]
+    with np.errstate(divide="ignore"):
+        values = np.log10(np.maximum(grid.to_numpy(dtype=float), 1e-12))
+    fig, ax = plt.subplots(figsize=(7, 0.2 * len(grid) + 1.8))
+    cmap = plt.get_cmap("RdYlGn_r").with_extremes(bad="white")
+    im = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap=cmap, vmin=-8, vmax=2, interpolation="nearest")
+    for (case, column) in kinks.index:
+        ax.text(order.index(column), list(grid.index).index(case), "kink", ha="center", va="center", fontsize=5)
+    ax.set_yticks(range(len(grid)), grid.index, fontsize=6)
+    ax.set_xticks(range(len(order)), order, rotation=45, ha="right", fontsize=7)
+    fig.colorbar(im, ax=ax, label="log10(error ÷ allowed); > 0 fails")
+    ax.set_title("worst error ÷ tolerance per case (blank: backend does not apply;\n"
+                 "kink: a parameter at a point without derivative, judged as a subgradient)", fontsize=8)
+    return _png(fig)
