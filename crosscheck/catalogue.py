@@ -9,6 +9,7 @@ recorded, rejecting duplicate names with both files named.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import importlib.util
@@ -79,6 +80,7 @@ class Case:
     cotangent: str = "random"
     expected: tuple = ()
     training: Training | None = None
+    draw: int = 0  # which draw of the random inputs (see redrawn)
     file: str = "?"
     line: int = 0
     doc: str = ""
@@ -96,7 +98,19 @@ class Case:
         return self.tolerances.get(dtype, DEFAULT_TOLERANCES[dtype])
 
     def seed(self, input_name):
+        if self.draw:
+            return seed_for(self.name, input_name, str(self.draw))
         return seed_for(self.name, input_name)
+
+    def redrawn(self, draw: int) -> "Case":
+        """The same case with its random inputs (and cotangent) drawn afresh: draw k seeds every
+        input by CRC-32 of "name:input:k". Draw 0 is the case itself. Fixed inputs do not change."""
+        return dataclasses.replace(self, draw=int(draw))
+
+    @property
+    def is_random(self):
+        """Whether any input is drawn at random (a case of fixed points only is the same at every draw)."""
+        return any(spec.kind != "fixed" for spec in self.inputs.values())
 
     def point(self, dtype="float64") -> dict:
         """The case's inputs as numpy arrays in ``dtype`` (drawn in float64, then rounded)."""
@@ -107,7 +121,7 @@ class Case:
         the sum of a softmax is constant, so ones would hide its bugs)."""
         if self.cotangent == "ones":
             return np.ones(shape, dtype=dtype)
-        rng = np.random.default_rng(seed_for(self.name, "<cotangent>"))
+        rng = np.random.default_rng(self.seed("<cotangent>"))
         return rng.standard_normal(shape).astype(dtype)
 
     def expectation(self, backend, dtype, param):
