@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from .compare import DEFAULT_TOLERANCES, Tolerance
-from .inputs import InputError, InputSpec, seed_for
+from .inputs import InputSpec, seed_for
 
 DTYPES = ("float64", "float32")
 COTANGENTS = ("random", "ones")
@@ -31,7 +31,11 @@ _MODULE_CASES = "__crosscheck_cases__"
 
 
 class CatalogueError(Exception):
-    """A case or case file that cannot be loaded; the message names the file."""
+    """A case or case file that cannot be loaded; the message names the file (and line, where known)."""
+
+    def __init__(self, message, *, path=None, line=None, case=None):
+        super().__init__(message)
+        self.path, self.line, self.case = path, line, case
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class Case:
     expected: tuple = ()
     training: Training | None = None
     draw: int = 0  # which draw of the random inputs (see redrawn)
+    error: str = ""  # why the case cannot run (an invalid input spec): every row of it is an error
     file: str = "?"
     line: int = 0
     doc: str = ""
@@ -186,10 +191,12 @@ def case(name=None, *, tags=(), tolerance=None, dtypes=DTYPES, backward=None, co
                 f"case {case_name!r}: the function must take nn first and then its inputs; "
                 f"no argument for {missing or 'nn'}")
         code = inspect.unwrap(fn).__code__
+        problems = [f"input {k!r}: {spec.check()}" for k, spec in inputs.items() if spec.check()]
         new = Case(
             name=case_name, fn=fn, inputs=dict(inputs), tags=frozenset(tags), tolerances=tolerances,
             dtypes=tuple(dtypes), backward=backward, cotangent=cotangent, expected=expected, training=train,
             file=code.co_filename, line=code.co_firstlineno, doc=inspect.getdoc(fn) or "",
+            error="; ".join(problems),
         )
         module = sys.modules.get(fn.__module__)
         if module is not None:
@@ -210,20 +217,24 @@ def _load_file(path: Path):
         spec.loader.exec_module(module)
     except SyntaxError as exc:
         del sys.modules[module_name]
-        raise CatalogueError(f"{exc.filename}:{exc.lineno}: syntax error in case file: {exc.msg}") from exc
-    except (CatalogueError, InputError) as exc:
-        del sys.modules[module_name]
-        raise CatalogueError(f"{path}: {exc}") from exc
+        raise CatalogueError(f"{exc.filename}:{exc.lineno}: syntax error in case file: {exc.msg}",
+                             path=str(path), line=exc.lineno) from exc
     except Exception as exc:
         del sys.modules[module_name]
-        tb = exc.__traceback__
-        line = "?"
-        while tb is not None:
-            if tb.tb_frame.f_code.co_filename == str(path):
-                line = tb.tb_lineno
-            tb = tb.tb_next
-        raise CatalogueError(f"{path}:{line}: case file failed to load: {type(exc).__name__}: {exc}") from exc
+        line = _line_in(exc, str(path))
+        raise CatalogueError(f"{path}:{line or '?'}: case file failed to load: {type(exc).__name__}: {exc}",
+                             path=str(path), line=line) from exc
     return module.__dict__.get(_MODULE_CASES, [])
+
+
+def _line_in(exc, filename):
+    """The last line of ``filename`` in the exception's traceback (None if the file is not in it)."""
+    line, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 def case_files(folders):
@@ -240,14 +251,32 @@ def case_files(folders):
     return files
 
 
-def discover(folders) -> list[Case]:
-    """All cases defined in the case files under ``folders``, in file order; duplicate names rejected."""
+def discover(folders, errors=None) -> list[Case]:
+    """All cases defined in the case files under ``folders``, in file order; duplicate names rejected.
+
+    A file that fails to load, or a second case of a name already taken, raises
+    :class:`CatalogueError` — unless ``errors`` is a list: then the error is
+    appended to it and discovery goes on with the other files and cases.
+    """
     cases, seen = [], {}
+
+    def fail(error):
+        if errors is None:
+            raise error
+        errors.append(error)
+
     for path in case_files(folders):
-        for c in _load_file(path):
+        try:
+            loaded = _load_file(path)
+        except CatalogueError as exc:
+            fail(exc)
+            continue
+        for c in loaded:
             if c.name in seen:
-                raise CatalogueError(
-                    f"duplicate case name {c.name!r}: defined in {seen[c.name].location} and in {c.location}")
+                fail(CatalogueError(
+                    f"duplicate case name {c.name!r}: defined in {seen[c.name].location} and in {c.location}",
+                    path=c.file, line=c.line, case=c.name))
+                continue
             seen[c.name] = c
             cases.append(c)
     return cases

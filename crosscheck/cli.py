@@ -14,30 +14,41 @@ def _add_selection(p):
     add_to_argparse(p, "cases", "pattern", "tags")
 
 
-def _cases(args):
-    return select(discover(case_folders(args.cases)), pattern=args.pattern, tags=args.tags)
+def _cases(args, errors=None):
+    """The selected cases; load errors go to ``errors`` when it is a list (else they raise)."""
+    return select(discover(case_folders(args.cases), errors), pattern=args.pattern, tags=args.tags)
+
+
+def _print_load_errors(errors):
+    for e in errors:
+        print(f"  error    {e}", file=sys.stderr)
 
 
 def cmd_list(args):
-    cases = _cases(args)
+    errors = []
+    cases = _cases(args, errors)
+    _print_load_errors(errors)
     width = max((len(c.name) for c in cases), default=4)
     for c in cases:
         wrt = ",".join(c.wrt)
         extra = " +handwritten" if c.backward else ""
         print(f"{c.name:<{width}}  [{', '.join(sorted(c.tags))}]  d/d({wrt}){extra}")
-    print(f"{len(cases)} cases")
-    return 0
+    print(f"{len(cases)} cases" + (f", {len(errors)} load errors" if errors else ""))
+    return 1 if errors else 0
 
 
 def cmd_run(args):
     from . import runner, tables
 
-    cases = _cases(args)
-    if not cases:
+    errors = []
+    cases = _cases(args, errors)
+    _print_load_errors(errors)
+    if not cases and not errors:
         print("no cases selected", file=sys.stderr)
         return 2
     backends = args.backends or list(BACKENDS)
-    rows = runner.run(cases, backends=backends, dtypes=tuple(args.dtypes or DTYPES), probe=args.probe)
+    rows = runner.load_error_rows(errors)
+    rows += runner.run(cases, backends=backends, dtypes=tuple(args.dtypes or DTYPES), probe=args.probe)
     shown = rows if not args.quiet else [r for r in rows if r.verdict != "pass"]
     print(tables.to_text(shown))
     notable = [r for r in rows if r.verdict != "pass"]
@@ -55,11 +66,14 @@ def cmd_run(args):
 def cmd_report(args):
     from . import report, runner, tables
 
-    cases = _cases(args)
-    if not cases:
+    errors = []
+    cases = _cases(args, errors)
+    _print_load_errors(errors)
+    if not cases and not errors:
         print("no cases selected", file=sys.stderr)
         return 2
     results = report.compute(cases, args.backends or list(BACKENDS), tuple(args.dtypes or DTYPES), args.probe)
+    results.rows[:0] = runner.load_error_rows(errors)
     written = report.write(results, args.results)
     notable = [r for r in results.rows if r.verdict in runner.FAILING]
     for r in notable:

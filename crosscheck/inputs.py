@@ -6,6 +6,12 @@ Values are drawn in float64 and cast to the dtype under test.
 
 ``grad=False`` marks data (targets, XOR inputs) that is fed to every backend
 but not differentiated.
+
+A spec that cannot be honoured (a negative size, low ≥ high, a fixed point
+of the wrong shape) does not raise where it is written: it carries its
+``problem``, and ``@case`` turns it into a case whose every row is an
+``error`` naming the case, its file and line, and the problem, while the
+other cases of the file still load and run.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ def _shape(shape):
     return tuple(int(n) for n in shape)
 
 
+KINDS = ("normal", "uniform", "away_from_zero", "fixed")
+
+
 @dataclass(frozen=True)
 class InputSpec:
     """How to make one input: ``kind`` names the distribution, ``shape`` its shape."""
@@ -45,9 +54,21 @@ class InputSpec:
     params: dict = field(default_factory=dict)
     value: np.ndarray | None = None
     grad: bool = True
+    problem: str | None = None  # why this spec cannot be honoured (None: it can)
+
+    def check(self):
+        """The spec's problem, if any, as a sentence (None when it is valid)."""
+        if self.problem:
+            return self.problem
+        if self.kind not in KINDS:
+            return f"unknown input distribution {self.kind!r}: expected one of {', '.join(KINDS)}"
+        return None
 
     def sample(self, seed: int) -> np.ndarray:
         """This input's float64 values for a given seed (fixed points ignore it)."""
+        problem = self.check()
+        if problem:
+            raise InputError(problem)
         if self.kind == "fixed":
             return np.array(self.value, dtype=np.float64)
         rng = np.random.default_rng(seed)
@@ -59,7 +80,7 @@ class InputSpec:
         if self.kind == "away_from_zero":
             # |x| in [low, high] with a random sign: keeps kinks at 0 (relu, maximum ties) out of reach of the step
             return rng.choice([-1.0, 1.0], self.shape) * rng.uniform(p["low"], p["high"], self.shape)
-        raise InputError(f"unknown input distribution {self.kind!r}")
+        raise InputError(f"no sampler for input distribution {self.kind!r}")
 
     def describe(self) -> str:
         if self.kind == "fixed":
@@ -68,37 +89,62 @@ class InputSpec:
         return f"{self.kind}({args})"
 
 
+def _validated(kind, build):
+    """``build()``'s spec, or an invalid spec carrying the reason (see the module's docstring)."""
+    try:
+        return build()
+    except InputError as exc:
+        return InputSpec(kind, (), problem=f"{kind}: {exc}")
+
+
 def normal(*shape, mean=0.0, scale=1.0, grad=True) -> InputSpec:
     """N(mean, scale²) values of the given shape."""
-    if not scale > 0:
-        raise InputError(f"normal: scale must be positive, got {scale!r}")
-    return InputSpec("normal", _shape(shape), {"mean": float(mean), "scale": float(scale)}, grad=grad)
+    def build():
+        if not scale > 0:
+            raise InputError(f"scale must be positive, got {scale!r}")
+        return InputSpec("normal", _shape(shape), {"mean": float(mean), "scale": float(scale)}, grad=grad)
+
+    return _validated("normal", build)
 
 
 def uniform(*shape, low=-1.0, high=1.0, grad=True) -> InputSpec:
     """Uniform values in [low, high)."""
-    if not low < high:
-        raise InputError(f"uniform: need low < high, got low={low!r}, high={high!r}")
-    return InputSpec("uniform", _shape(shape), {"low": float(low), "high": float(high)}, grad=grad)
+    def build():
+        if not low < high:
+            raise InputError(f"need low < high, got low={low!r}, high={high!r}")
+        return InputSpec("uniform", _shape(shape), {"low": float(low), "high": float(high)}, grad=grad)
+
+    return _validated("uniform", build)
 
 
 def away_from_zero(*shape, low=0.1, high=2.0, grad=True) -> InputSpec:
     """Values with |x| uniform in [low, high] and a random sign: for ops with a kink at 0."""
-    if not 0 < low < high:
-        raise InputError(f"away_from_zero: need 0 < low < high, got low={low!r}, high={high!r}")
-    return InputSpec("away_from_zero", _shape(shape), {"low": float(low), "high": float(high)}, grad=grad)
+    def build():
+        if not 0 < low < high:
+            raise InputError(f"need 0 < low < high, got low={low!r}, high={high!r}")
+        return InputSpec("away_from_zero", _shape(shape), {"low": float(low), "high": float(high)}, grad=grad)
+
+    return _validated("away_from_zero", build)
 
 
-def fixed(value, *, grad=True) -> InputSpec:
-    """A fixed input point (a number or an array), e.g. x = 2.0 or relu at exactly 0."""
-    try:
-        array = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"fixed: value is not a numeric array: {exc}") from None
-    array.setflags(write=False)
-    return InputSpec("fixed", array.shape, value=array, grad=grad)
+def fixed(value, *, shape=None, grad=True) -> InputSpec:
+    """A fixed input point (a number or an array), e.g. x = 2.0 or relu at exactly 0.
+
+    ``shape``, optional, is the shape the case expects: a value of another shape is a problem.
+    """
+    def build():
+        try:
+            array = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"value is not a numeric array: {exc}") from None
+        if shape is not None and array.shape != _shape(tuple(shape)):
+            raise InputError(f"value has shape {array.shape}, the case expects {tuple(shape)}")
+        array.setflags(write=False)
+        return InputSpec("fixed", array.shape, value=array, grad=grad)
+
+    return _validated("fixed", build)
 
 
-def data(value) -> InputSpec:
+def data(value, *, shape=None) -> InputSpec:
     """A fixed input that is not differentiated (targets, a dataset)."""
-    return fixed(value, grad=False)
+    return fixed(value, shape=shape, grad=False)

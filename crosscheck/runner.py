@@ -23,7 +23,29 @@ def _error_rows(case, backend, dtype, verdict, message, note=""):
 
 
 def _describe_exception(case, exc):
-    return f"case {case.name!r} ({case.location}): {type(exc).__name__}: {exc}"
+    """The exception, with the line of the case's own file where it was raised (or passed through)."""
+    from .catalogue import _line_in
+
+    line = _line_in(exc, case.file)
+    where = f"{case.file}:{line}" if line else case.location
+    return f"case {case.name!r} ({where}): {type(exc).__name__}: {exc}"
+
+
+def load_error_rows(errors):
+    """One ``error`` row per case file that failed to load or case name defined twice."""
+    rows = []
+    for e in errors:
+        name = e.case or f"<{e.path}>"
+        rows.append(Row(name, "-", "-", "-", "error", reference="-", message=str(e)))
+    return rows
+
+
+def _nonfinite_value_rows(case, dtype, backends, reference):
+    """The forward value itself is NaN or ±inf in plain float64: no gradient can be judged."""
+    value = reference.evaluation.value
+    msg = (f"case {case.name!r} ({case.location}): the forward value is {value} at the {dtype} input point "
+           f"(plain float64 numpy), so no gradient there means anything; inputs {case.inputs_summary(dtype)}")
+    return [r for b in backends if b.applies(case) for r in _error_rows(case, b.name, dtype, "nan", msg)]
 
 
 class Reference:
@@ -63,6 +85,13 @@ def _judge_param(case, param, backend, dtype, grad, reference, probe):
     row.err_eps = error_in_eps(c.max_abs, c.scale, dtype)
     row.ratio = c.worst_ratio
     shape = np.shape(grad)
+    ref_bad = np.flatnonzero(~np.isfinite(np.asarray(ref_grad, dtype=np.float64)))
+    if ref_bad.size:
+        at = ", ".join(f"{param}{_at(i, shape)}" for i in ref_bad[:8])
+        row.verdict = "nan"
+        row.message = (f"case {case.name!r}, parameter {param!r}: the finite-difference reference is NaN or inf at "
+                       f"{ref_bad.size} element(s) ({at}): the function is not finite within a step of the point")
+        return row
     if c.nonfinite.size:
         bad = ", ".join(f"{param}{_at(i, shape)}" for i in c.nonfinite[:8])
         row.verdict = "nan"
@@ -128,8 +157,11 @@ def pairwise(case, dtype, evaluations):
 
 def reference_for(case, dtype, numeric=None):
     """The case's :class:`Reference` in ``dtype``, or the exception that prevented it."""
+    if case.error:
+        return None
     try:
-        return Reference(case, dtype, numeric or backend_registry.get("numeric"))
+        with np.errstate(all="ignore"):
+            return Reference(case, dtype, numeric or backend_registry.get("numeric"))
     except Exception as exc:
         return exc
 
@@ -139,13 +171,24 @@ def judge_case(case, dtype, backends, reference=None, probe="all", pairs=None):
 
     ``reference`` is the case's :class:`Reference` (or the exception that prevented
     it); computed here when None. When ``pairs`` is a list, the pairwise agreement
-    of the backends is appended to it.
+    of the backends is appended to it. numpy's floating-point warnings are silenced
+    here: a NaN or inf is judged and reported as a verdict, not as a warning.
     """
+    with np.errstate(all="ignore"):
+        return _judge_case(case, dtype, backends, reference, probe, pairs)
+
+
+def _judge_case(case, dtype, backends, reference, probe, pairs):
     if reference is None:
         reference = reference_for(case, dtype)
+    if case.error:
+        msg = f"case {case.name!r} ({case.location}): invalid input spec: {case.error}"
+        return [r for b in backends if b.applies(case) for r in _error_rows(case, b.name, dtype, "error", msg)]
     if isinstance(reference, Exception):  # not even plain numpy can evaluate the case: every backend's row says so
         msg = f"reference failed: {_describe_exception(case, reference)}"
         return [r for b in backends if b.applies(case) for r in _error_rows(case, b.name, dtype, "error", msg)]
+    if not np.isfinite(reference.evaluation.value):
+        return _nonfinite_value_rows(case, dtype, backends, reference)
     point = reference.point
     rows, evaluations = [], {}
     for backend in backends:
@@ -159,6 +202,11 @@ def judge_case(case, dtype, backends, reference=None, probe="all", pairs=None):
             ev = backend.evaluate(case, point, dtype)
         except Exception as exc:
             rows.extend(_error_rows(case, backend.name, dtype, "error", _describe_exception(case, exc)))
+            continue
+        if not np.isfinite(ev.value):
+            msg = (f"case {case.name!r}, backend {backend.name}, dtype {dtype}: the forward value is {ev.value} "
+                   f"where plain float64 gives {reference.evaluation.value:.10g}")
+            rows.extend(_error_rows(case, backend.name, dtype, "nan", msg))
             continue
         evaluations[backend.name] = ev
         for param in case.wrt:

@@ -72,6 +72,13 @@ class Vocabulary:
     def constant(self, array):
         raise MissingOp("constant", self.backend)
 
+    def is_native(self, x):
+        """Whether ``x`` is this backend's array (a case must build its output from nn's ops and its inputs)."""
+        return True
+
+    #: how this backend's arrays are called in messages
+    array_name = "array"
+
     def binding(self, op):
         return self.bindings.get(op, "native")
 

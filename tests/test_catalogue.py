@@ -103,16 +103,21 @@ def test_fixed_points_and_data_inputs(catalogue):
     (lambda: inputs.normal(3, scale=0), "scale"),
     (lambda: inputs.uniform(3, low=1, high=0), "low < high"),
     (lambda: inputs.fixed("abc"), "numeric"),
+    (lambda: inputs.fixed([1.0, 2.0], shape=(3,)), "the case expects"),
 ])
 def test_invalid_input_specs_say_what_is_wrong(make, words):
+    spec = make()
+    assert words in spec.check()
     with pytest.raises(InputError, match=words):
-        make()
+        spec.sample(0)
 
 
-def test_a_bad_spec_in_a_case_file_names_the_file(tmp_path):
-    write(tmp_path, "bad.py", CASE_A.replace("inputs.normal(3, 2)", "inputs.normal(3, -2)"))
-    with pytest.raises(CatalogueError, match=r"bad\.py.*non-negative"):
-        discover([tmp_path])
+def test_a_bad_spec_makes_an_error_case_and_the_file_still_loads(tmp_path):
+    write(tmp_path, "bad.py", CASE_A.replace("inputs.normal(3, 2)", "inputs.normal(3, -2)") +
+          CASE_A.replace("alpha", "beta"))
+    alpha, beta = discover([tmp_path])
+    assert "input 'x'" in alpha.error and "non-negative" in alpha.error
+    assert beta.error == ""
 
 
 def test_tolerance_is_keyword_only_and_needs_both():

@@ -23,11 +23,16 @@ class CaseOutputError(TypeError):
     """A case returned something that is not an array of this backend."""
 
 
-def output_shape(out, backend):
+def output_shape(out, nn):
+    """The shape of a case's output, after checking it is an array of ``nn``'s backend."""
     shape = getattr(out, "shape", None)
     if shape is None or isinstance(out, (bool, str)):
-        raise CaseOutputError(
-            f"the case returned {type(out).__name__} {out!r:.60}, expected an array of backend {backend!r}")
+        raise CaseOutputError(f"the case returned {type(out).__name__} {out!r:.60}, not an array: "
+                              f"return one {nn.array_name} built from nn's ops and the inputs")
+    if not nn.is_native(out):
+        raise CaseOutputError(f"the case returned a {type(out).__module__}.{type(out).__name__}, not a "
+                              f"{nn.array_name}: on backend {nn.backend!r} it must be built from nn's ops and the "
+                              f"inputs only (an array of another framework or of plain numpy has no gradient here)")
     return tuple(shape)
 
 
@@ -35,7 +40,7 @@ def objective(case, nn, args, dtype):
     """The scalar a backend differentiates: the case's output, contracted with the
     case's seeded cotangent when it is not a scalar. Returns (scalar, output shape)."""
     out = case.fn(nn, **args)
-    shape = output_shape(out, nn.backend)
+    shape = output_shape(out, nn)
     if int(np.prod(shape)) == 1:
         return nn.reshape(out, ()), shape
     c = nn.constant(case.cotangent_for(shape, dtype))

@@ -18,8 +18,13 @@ class CoreVocabulary(Vocabulary):
     def __init__(self, dtype):
         self.dtype = np.dtype(dtype)
 
+    array_name = "crosscheck Tensor"
+
     def constant(self, array):
         return Tensor(np.asarray(array, dtype=self.dtype))
+
+    def is_native(self, x):
+        return isinstance(x, Tensor)
 
     def add(self, a, b): return apply(ops.add, a, b)
     def subtract(self, a, b): return apply(ops.subtract, a, b)
@@ -49,10 +54,11 @@ class CoreBackend(Backend):
     """Gradients by the core's reverse-mode tape."""
 
     name = "core"
+    vocabulary = CoreVocabulary  # a subclass may rebind ops (tests unbind one on purpose)
 
     def evaluate(self, case, point, dtype):
         leaves = {k: Tensor(np.asarray(v, dtype=dtype), requires_grad=case.inputs[k].grad) for k, v in point.items()}
-        loss, _ = objective(case, CoreVocabulary(dtype), leaves, dtype)
+        loss, _ = objective(case, self.vocabulary(dtype), leaves, dtype)
         wrt = case.wrt
         grads = tape.gradients(loss, [leaves[k] for k in wrt])
         return Evaluation(float(loss.value), dict(zip(wrt, grads)))
@@ -83,5 +89,8 @@ class HandwrittenBackend(Backend):
             if grad.shape != arrays[k].shape:
                 raise ValueError(f"hand-written backward of {case.name!r}: gradient of {k!r} has shape "
                                  f"{grad.shape}, the input has {arrays[k].shape}")
+            if grad.dtype != np.dtype(dtype):
+                raise TypeError(f"hand-written backward of {case.name!r}: gradient of {k!r} is {grad.dtype}, "
+                                f"the run is {dtype} (compute in the dtype of the inputs you are given)")
             out[k] = grad
         return Evaluation(float(loss.value), out)

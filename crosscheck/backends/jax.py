@@ -41,8 +41,13 @@ class JaxVocabulary(Recording, Vocabulary):
     def __init__(self, dtype):
         self.used = set()  # ops looked up so far (see Recording)
         jax = _jax()
-        self.jnp, self.jnn = jax.numpy, jax.nn
+        self.jax, self.jnp, self.jnn = jax, jax.numpy, jax.nn
         self.dtype = np.dtype(dtype)
+
+    array_name = "jax.Array"
+
+    def is_native(self, x):
+        return isinstance(x, self.jax.Array)
 
     def constant(self, array):
         return self.jnp.asarray(np.asarray(array), dtype=self.dtype)

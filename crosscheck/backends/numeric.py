@@ -104,6 +104,10 @@ class BatchedNumpy(Vocabulary):
     """``nn`` as plain float64 numpy over stacks of points."""
 
     backend = "numeric"
+    array_name = "numeric stack"
+
+    def is_native(self, x):
+        return isinstance(x, Batched)
 
     def constant(self, array):
         return Batched(np.asarray(array, dtype=np.float64)[None])

@@ -31,6 +31,11 @@ class TorchVocabulary(Recording, Vocabulary):
         self.torch, self.F = torch, torch.nn.functional
         self.dtype = getattr(torch, np.dtype(dtype).name)
 
+    array_name = "torch.Tensor"
+
+    def is_native(self, x):
+        return isinstance(x, self.torch.Tensor)
+
     def constant(self, array):
         return self.torch.tensor(np.asarray(array), dtype=self.dtype)  # a copy: never aliases the caller's array
 
