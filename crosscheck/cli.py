@@ -141,6 +141,9 @@ def main(argv=None):
     except (CatalogueError, ValueError, FileExistsError) as exc:
         print(f"crosscheck: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ncrosscheck: interrupted; files already written are left as they were", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
