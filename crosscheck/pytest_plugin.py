@@ -1,0 +1,99 @@
+"""The catalogue as a pytest conformance suite: one test per (case, backend, dtype), e.g. ``xor_mlp[torch-float32]``.
+
+Case folders come from ``--crosscheck-cases DIR`` (repeatable) or the ini option
+``crosscheck_cases``; with neither, the plugin collects nothing. Folders from the
+ini are collected where pytest's own collection reaches them (``testpaths``,
+arguments); folders named on the command line always run. Case tags and the
+backend become marks (``-m seed``, ``-m "not jax"``).
+"""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from .catalogue import DTYPES, CatalogueError
+from .conformance import SUITE, CaseFile, Suite
+from .options import BACKENDS, add_to_pytest
+
+#: distributions whose versions the header shows when their backend is selected (read without importing them)
+_FRAMEWORKS = {"torch": ("torch",), "jax": ("jax", "jaxlib")}
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("crosscheck", "crosscheck conformance suite")
+    add_to_pytest(group)
+    parser.addini("crosscheck_cases", type="paths", default=[],
+                  help="folders (or files) of crosscheck case files to collect as the conformance suite")
+
+
+def pytest_configure(config):
+    from_cli = config.getoption("crosscheck_cases")
+    if from_cli:
+        folders = [config.invocation_params.dir / p for p in from_cli]
+    else:
+        folders = list(config.getini("crosscheck_cases"))
+    if not folders:
+        return
+    missing = [str(f) for f in folders if not f.exists()]
+    if missing:
+        raise pytest.UsageError(f"crosscheck case folder(s) not found: {', '.join(missing)}")
+    config.stash[SUITE] = Suite(
+        folders=[f.resolve() for f in folders], explicit=bool(from_cli),
+        backends=tuple(b for b in BACKENDS if b in (config.getoption("crosscheck_backends") or BACKENDS)),
+        dtypes=tuple(d for d in DTYPES if d in (config.getoption("crosscheck_dtypes") or DTYPES)),
+        probe=config.getoption("crosscheck_probe") or "all")
+    config.addinivalue_line("markers", "crosscheck: a conformance test (one case, backend and dtype)")
+    for backend in BACKENDS:
+        config.addinivalue_line("markers", f"{backend}: a conformance test on the {backend} backend")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_collect_file(file_path, parent):
+    outcome = yield
+    suite = parent.config.stash.get(SUITE, None)
+    if suite is not None and suite.claims(file_path):  # a case file is ours alone, even if named test_*.py
+        outcome.force_result([CaseFile.from_parent(parent, path=file_path)])
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k and -m deselect, so they apply to the tests added here too
+def pytest_collection_modifyitems(session, config, items):
+    suite = config.stash.get(SUITE, None)
+    if suite is not None and suite.explicit:
+        try:
+            unreached = suite.uncollected_files()
+        except CatalogueError as exc:
+            raise pytest.UsageError(str(exc)) from exc
+        for path in unreached:
+            items.extend(session.genitems(CaseFile.from_parent(session, path=path)))
+
+
+def pytest_report_header(config):
+    suite = config.stash.get(SUITE, None)
+    if suite is None:
+        return None
+    folders = ", ".join(_relative(f, config.rootpath) for f in suite.folders)
+    versions = [f"python {platform.python_version()}", f"numpy {_version('numpy')}"]
+    for backend, dists in _FRAMEWORKS.items():
+        if backend in suite.backends:
+            versions += [f"{d} {_version(d) or 'not installed'}" for d in dists]
+    return [f"crosscheck {_version('crosscheck')}: cases {folders}; backends {', '.join(suite.backends)}; "
+            f"dtypes {', '.join(suite.dtypes)}; probe {suite.probe}",
+            "crosscheck versions: " + ", ".join(versions)]
+
+
+def _version(dist):
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _relative(path: Path, root: Path):
+    try:
+        return str(path.relative_to(root.resolve())) or "."
+    except ValueError:
+        return str(path)
