@@ -4,7 +4,8 @@ Case folders come from ``--crosscheck-cases DIR`` (repeatable) or the ini option
 ``crosscheck_cases``; with neither, the plugin collects nothing. Folders from the
 ini are collected where pytest's own collection reaches them (``testpaths``,
 arguments); folders named on the command line always run. Case tags and the
-backend become marks (``-m seed``, ``-m "not jax"``).
+backend become marks (``-m seed``, ``-m "not jax"``); ``--crosscheck-xfails FILE``
+marks the tests it lists as expected failures.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from . import xfails
 from .catalogue import DTYPES, CatalogueError
 from .conformance import SUITE, CaseFile, Suite
 from .options import BACKENDS, add_to_pytest
@@ -26,6 +28,8 @@ _FRAMEWORKS = {"torch": ("torch",), "jax": ("jax", "jaxlib")}
 def pytest_addoption(parser):
     group = parser.getgroup("crosscheck", "crosscheck conformance suite")
     add_to_pytest(group)
+    group.addoption("--crosscheck-xfails", dest="crosscheck_xfails", metavar="FILE",
+                    help="file of test ids expected to fail, one a line, '# reason' comments allowed")
     parser.addini("crosscheck_cases", type="paths", default=[],
                   help="folders (or files) of crosscheck case files to collect as the conformance suite")
 
@@ -69,6 +73,11 @@ def pytest_collection_modifyitems(session, config, items):
             raise pytest.UsageError(str(exc)) from exc
         for path in unreached:
             items.extend(session.genitems(CaseFile.from_parent(session, path=path)))
+    xfails_file = config.getoption("crosscheck_xfails")
+    if xfails_file:  # matched before -k and -m deselect: a deselected test is no stale entry
+        path = config.invocation_params.dir / xfails_file
+        ids = xfails.read(path)
+        xfails.warn_unmatched(path, ids, xfails.apply(items, ids))
 
 
 def pytest_report_header(config):

@@ -1,4 +1,4 @@
-"""The pytest conformance suite: collection, ids, marks, outcomes, messages, a user's own folder.
+"""The pytest conformance suite: collection, ids, marks, outcomes, messages, xfails file, a user's own folder.
 
 Runs in the repository go through a subprocess (what a user types); the rest run
 pytest in-process on small folders of case files, on the numpy backends only, so
@@ -158,6 +158,35 @@ def test_a_duplicate_case_name_is_a_collection_error_naming_both_files(pytester)
     result.assert_outcomes(errors=1)  # a collection error stops the run, as pytest does for any
     result.stdout.fnmatch_lines(["*ERROR collecting mine/b.py*",
                                  "duplicate case name 'swish': defined in *a.py:* and in *b.py:*"])
+
+
+# ------------------------------------------------------------------ the xfails file
+
+
+def test_ids_in_the_xfails_file_become_xfails_and_unknown_ids_warn(pytester):
+    write_cases(pytester.path / "mine", wrong=WRONG_FACTOR)
+    (pytester.path / "xfails.txt").write_text(textwrap.dedent("""
+        # known failures of this backend
+
+        my_sin[handwritten-float64]   # factor 2 left in, see issue 7
+        mine/wrong.py::my_sin[handwritten-float32]
+        renamed_case[core-float64]
+    """))
+    result = pytester.runpytest(*INNER, "--crosscheck-cases", "mine", *NUMPY_ONLY, "--crosscheck-xfails", "xfails.txt",
+                                "-rx")
+    result.assert_outcomes(passed=2, xfailed=2, warnings=1)
+    result.stdout.fnmatch_lines([
+        "*xfails.txt:6: PytestWarning: renamed_case[[]core-float64[]] matches no collected test*",
+        "XFAIL mine/wrong.py::my_sin[[]handwritten-float64[]] - factor 2 left in, see issue 7",
+        "XFAIL mine/wrong.py::my_sin[[]handwritten-float32[]] - listed in *xfails.txt:5",
+    ], consecutive=False)
+
+
+def test_a_missing_xfails_file_is_a_usage_error(pytester):
+    write_cases(pytester.path / "mine", swish=SWISH)
+    result = pytester.runpytest(*INNER, "--crosscheck-cases", "mine", "--crosscheck-xfails", "nope.txt")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--crosscheck-xfails: cannot read *nope.txt*"])
 
 
 # ------------------------------------------------------------------ a user's own project
