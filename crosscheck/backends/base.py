@@ -36,14 +36,18 @@ def output_shape(out, nn):
     return tuple(shape)
 
 
-def objective(case, nn, args, dtype):
+def objective(case, nn, args, dtype, cotangent=None):
     """The scalar a backend differentiates: the case's output, contracted with the
-    case's seeded cotangent when it is not a scalar. Returns (scalar, output shape)."""
+    case's seeded cotangent when it is not a scalar. Returns (scalar, output shape).
+
+    ``cotangent``, a backend array, replaces the case's own (a compiled function takes
+    it as an argument, so one compilation serves every draw of the case's inputs).
+    """
     out = case.fn(nn, **args)
     shape = output_shape(out, nn)
     if int(np.prod(shape)) == 1:
         return nn.reshape(out, ()), shape
-    c = nn.constant(case.cotangent_for(shape, dtype))
+    c = cotangent if cotangent is not None else nn.constant(case.cotangent_for(shape, dtype))
     return nn.sum(nn.multiply(out, c)), shape
 
 

@@ -92,24 +92,31 @@ class JaxBackend(Backend):
     def unavailable(self):
         return import_framework("jax")[1]
 
-    def _compiled(self, case, point, dtype):
-        """The jitted value_and_grad for this case, shapes and dtype: traced and compiled once, then reused."""
-        key = (self.vocabulary, case.name, case.fn, tuple((k, np.shape(v)) for k, v in point.items()), dtype)
+    def _compiled(self, case, params, data, dtype):
+        """(jitted value_and_grad, its vocabulary, the output's shape) for this case, shapes and dtype:
+        traced and compiled once, then reused. The cotangent is an argument, not a traced-in constant,
+        so every draw of the case's inputs (and so of its cotangent) shares the compilation."""
+        shapes = tuple((k, np.shape(v)) for k, v in {**params, **data}.items())
+        key = (self.vocabulary, case.name, case.fn, shapes, dtype)
         if key not in _COMPILED:
             jax = _jax()
             nn = self.vocabulary(dtype)
+            out_shape = jax.eval_shape(lambda p, d: case.fn(nn, **p, **d), params, data).shape
 
-            def loss(params, data):
-                return objective(case, nn, {**params, **data}, dtype)[0]
+            def loss(params, data, cotangent):
+                return objective(case, nn, {**params, **data}, dtype, cotangent)[0]
 
-            _COMPILED[key] = jax.jit(jax.value_and_grad(loss)), nn
+            _COMPILED[key] = jax.jit(jax.value_and_grad(loss)), nn, tuple(out_shape)
         return _COMPILED[key]
 
     def evaluate(self, case, point, dtype):
-        fn, nn = self._compiled(case, point, dtype)
-        arrays = {k: nn.constant(np.asarray(v, dtype=dtype)) for k, v in point.items()}
+        nn0 = self.vocabulary(dtype)
+        arrays = {k: nn0.constant(np.asarray(v, dtype=dtype)) for k, v in point.items()}
         wrt = set(case.wrt)
-        value, grads = fn({k: v for k, v in arrays.items() if k in wrt},
-                          {k: v for k, v in arrays.items() if k not in wrt})
+        params = {k: v for k, v in arrays.items() if k in wrt}
+        data = {k: v for k, v in arrays.items() if k not in wrt}
+        fn, nn, shape = self._compiled(case, params, data, dtype)
+        cotangent = nn.constant(case.cotangent_for(shape, dtype) if int(np.prod(shape)) != 1 else np.zeros(()))
+        value, grads = fn(params, data, cotangent)
         # nn.used was filled while the case was traced (its first call); later calls run compiled code only
         return Evaluation(float(value), {k: np.asarray(grads[k]) for k in case.wrt}, nn.notes())
