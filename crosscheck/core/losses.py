@@ -21,13 +21,14 @@ def mean_squared_error(pred, target):
 def binary_cross_entropy(p, y):
     # L = -(1/n) Σ [y log p + (1 - y) log(1 - p)]   on probabilities p in (0, 1):
     # dL/dp = (p - y) / (p (1 - p)) / n,   dL/dy = (log(1 - p) - log p) / n
-    n = np.broadcast_shapes(np.shape(p), np.shape(y))
-    n = int(np.prod(n)) if n else 1
+    shape = np.broadcast_shapes(np.shape(p), np.shape(y))
+    n = int(np.prod(shape)) if shape else 1
     log_p, log_q = np.log(p), np.log1p(-p)
     value = -np.mean(y * log_p + (1 - y) * log_q)
 
     def vjp(g):
-        return g * (p - y) / (p * (1 - p)) / n, g * (log_q - log_p) / n
+        # both in the broadcast shape: the tape sums each back to its own input's shape
+        return g * (p - y) / (p * (1 - p)) / n, np.broadcast_to(g * (log_q - log_p) / n, shape)
 
     return value, vjp
 
@@ -42,13 +43,16 @@ def softmax_cross_entropy(logits, target):
     # L = -(1/m) Σ_rows Σ_k y_k log softmax(z)_k, with target probabilities y over the last axis.
     # dL/dz = (p Σ_k y_k - y) / m  =  (p - y) / m  for one-hot (or any normalised) targets;
     # dL/dy = -log softmax(z) / m.
-    logp = log_softmax(logits)
-    m = int(np.prod(np.shape(logits)[:-1])) if np.ndim(logits) > 1 else 1
-    value = -np.sum(target * logp) / m
+    # Logits and target may broadcast against each other: rows and sums are over the broadcast shape.
+    shape = np.broadcast_shapes(np.shape(logits), np.shape(target))
+    logp = np.broadcast_to(log_softmax(logits), shape)
+    y = np.broadcast_to(target, shape)
+    m = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+    value = -np.sum(y * logp) / m
 
     def vjp(g):
         p = np.exp(logp)
-        dz = g * (p * np.sum(target, axis=-1, keepdims=True) - target) / m
+        dz = g * (p * np.sum(y, axis=-1, keepdims=True) - y) / m
         return dz, -g * logp / m
 
     return value, vjp

@@ -59,7 +59,10 @@ def negative(a):
 
 
 def power(a, *, exponent):
-    # d(a^p) = p a^(p-1) da   (p a constant)
+    # d(a^p) = p a^(p-1) da   (p a constant; for p = 0, a^0 = 1 and the derivative is 0, even at a = 0
+    # where p a^(p-1) would be 0·inf)
+    if exponent == 0:
+        return np.ones_like(a), lambda g: (np.zeros_like(g * a),)
     return a**exponent, lambda g: (g * exponent * a ** (exponent - 1),)
 
 
