@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from .catalogue import DTYPES, CatalogueError, discover, select
-from .options import BACKENDS, add_to_argparse, case_folders
+from .options import BACKENDS, add_to_argparse, case_folders, reference_options
 
 
 def _add_selection(p):
@@ -48,7 +48,8 @@ def cmd_run(args):
         return 2
     backends = args.backends or list(BACKENDS)
     rows = runner.load_error_rows(errors)
-    rows += runner.run(cases, backends=backends, dtypes=tuple(args.dtypes or DTYPES), probe=args.probe)
+    rows += runner.run(cases, backends=backends, dtypes=tuple(args.dtypes or DTYPES), probe=args.probe,
+                       **reference_options(args))
     shown = rows if not args.quiet else [r for r in rows if r.verdict != "pass"]
     print(tables.to_text(shown))
     notable = [r for r in rows if r.verdict != "pass"]
@@ -72,7 +73,8 @@ def cmd_report(args):
     if not cases and not errors:
         print("no cases selected", file=sys.stderr)
         return 2
-    results = report.compute(cases, args.backends or list(BACKENDS), tuple(args.dtypes or DTYPES), args.probe)
+    results = report.compute(cases, args.backends or list(BACKENDS), tuple(args.dtypes or DTYPES), args.probe,
+                             **reference_options(args))
     results.rows[:0] = runner.load_error_rows(errors)
     written = report.write(results, args.results)
     notable = [r for r in results.rows if r.verdict in runner.FAILING]
@@ -108,7 +110,7 @@ def build_parser():
                                    "float64 central-difference reference, print the table, write results/run.csv and "
                                    "results/run.md, and exit 1 if any row is fail, nan or error.")
     _add_selection(p)
-    add_to_argparse(p, "backends", "dtypes", "probe")
+    add_to_argparse(p, "backends", "dtypes", "probe", "method", "directions", "central_max")
     p.add_argument("--results", type=Path, metavar="DIR", help="also write run.csv and run.md into DIR")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the rows that are not a pass")
     p.set_defaults(func=cmd_run)
@@ -120,7 +122,7 @@ def build_parser():
                                    "results/ (each file replaced atomically). Exits 1 if any row is fail, nan or "
                                    "error.")
     _add_selection(p)
-    add_to_argparse(p, "backends", "dtypes", "probe")
+    add_to_argparse(p, "backends", "dtypes", "probe", "method", "directions", "central_max")
     p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
                    help="where to write (default: results)")
     p.set_defaults(func=cmd_report)

@@ -169,6 +169,7 @@ class Row:
     tags: tuple = field(default_factory=tuple)
     err_eps: float = float("nan")  # max abs error in units of the dtype's eps at the gradient's scale
     ratio: float = float("nan")  # the worst element's error ÷ (atol + rtol·|reference|): > 1 is outside
+    method: str = ""  # how the reference was taken: "central" (every element) or "directional×k"
 
 
 def error_in_eps(max_abs, scale, dtype):

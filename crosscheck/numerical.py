@@ -29,6 +29,29 @@ import numpy as np
 CENTRAL_STEP = {"float64": 2.0**-17, "float32": 2.0**-8}
 #: perturbed copies per call hold at most this many elements (~32 MiB in float64)
 CHUNK_ELEMENTS = 1 << 22
+#: perturbations per call for a function that takes them lazily (see Perturbation)
+LAZY_CHUNK = (32, 256)
+
+
+class Perturbation:
+    """A stack of copies of ``x``, copy k with ``deltas[k]`` added at flat index ``flat_indices[k]``,
+    kept as (x, indices, deltas) until someone needs the full stack (:meth:`stack`).
+
+    A function marked ``accepts_perturbation = True`` receives this instead of the stack, so it can
+    exploit that each copy differs from x in one element: e.g. x @ W with one element of W
+    perturbed is x @ W plus a rank-one update, computed once instead of once per copy.
+    """
+
+    def __init__(self, x, flat_indices, deltas):
+        self.x, self.flat_indices, self.deltas = x, np.asarray(flat_indices), np.asarray(deltas, dtype=x.dtype)
+
+    def __len__(self):
+        return len(self.flat_indices)
+
+    def stack(self):
+        out = np.repeat(self.x[None], len(self), axis=0)
+        out.reshape(len(self), -1)[np.arange(len(self)), self.flat_indices] += self.deltas
+        return out
 
 
 def steps(x, base):
@@ -57,13 +80,14 @@ def _evaluate(f, x, deltas, flat_indices, batched):
             xp.flat[i] += d
             out[k] = f(xp)
         return out
-    chunk = max(1, min(n, CHUNK_ELEMENTS // max(x.size, 1)))
+    lazy = getattr(f, "accepts_perturbation", False)
+    chunk = CHUNK_ELEMENTS // max(x.size, 1)
+    chunk = min(n, max(LAZY_CHUNK[0], min(chunk, LAZY_CHUNK[1])) if lazy else max(1, chunk))
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
-        stack = np.repeat(x[None], stop - start, axis=0)
-        rows = np.arange(stop - start)
-        stack.reshape(stop - start, -1)[rows, flat_indices[start:stop]] += deltas[start:stop]
-        out[start:stop] = np.broadcast_to(np.asarray(f(stack), dtype=np.float64).reshape(-1), (stop - start,))
+        p = Perturbation(x, flat_indices[start:stop], deltas[start:stop])
+        values = f(p) if lazy else f(p.stack())
+        out[start:stop] = np.broadcast_to(np.asarray(values, dtype=np.float64).reshape(-1), (stop - start,))
     return out
 
 
@@ -107,3 +131,37 @@ def one_sided_differences(f, x, *, indices=None, step=None, batched=False):
     left = (3 * f0 - 4 * m1 + m2) / (2 * hh)
     noise = 8 * np.finfo(np.float64).eps * (abs(f0) + 1) / hh
     return right, left, noise
+
+
+def rademacher_directions(shape, count, seed):
+    """``count`` seeded directions of ±1 entries, shaped ``(count, *shape)``.
+
+    With entries of magnitude one, a single wrong gradient element of size δ moves every projection by
+    exactly δ, so it is caught by each direction alone; several wrong elements escape only if they
+    cancel in every direction (for two equal ones, probability 2^-count).
+    """
+    rng = np.random.default_rng(seed)
+    return rng.choice(np.array([-1.0, 1.0]), size=(count, *shape))
+
+
+def directional_difference(f, x, directions, *, step=None, batched=False):
+    """(f(x + h·v) - f(x - h·v)) / 2h for every direction v: the derivative of f along v, 2 evaluations each.
+
+    The step is one power of two for the whole array (base step × the power of two at or below
+    max(max|x|, 1)), so that with ±1 directions every x ± h·v is exact.
+    """
+    x = np.asarray(x)
+    directions = np.asarray(directions, dtype=x.dtype)
+    if step is None:
+        base = CENTRAL_STEP[np.dtype(x.dtype).name]
+        h = steps(np.array(np.max(np.abs(x)) if x.size else 0.0, dtype=x.dtype), base)
+    else:
+        h = np.asarray(step, dtype=x.dtype)
+    k = directions.shape[0]
+    stack = np.concatenate([x[None] + h * directions, x[None] - h * directions])
+    if batched:
+        values = np.asarray(f(stack), dtype=np.float64).reshape(-1)
+        values = np.broadcast_to(values, (2 * k,))
+    else:
+        values = np.array([f(s) for s in stack], dtype=np.float64)
+    return (values[:k] - values[k:]) / (2 * float(h))

@@ -24,7 +24,22 @@ OPTIONS = {
     "probe": (("--probe",), dict(choices=("all", "failing"), default="all",
                                  help="look for kinks at every element (default) or only where the central "
                                       "difference disagrees")),
+    "method": (("--method",), dict(choices=("auto", "central", "directional"), default="auto",
+                                   help="element-wise central differences, random-direction derivatives, or "
+                                        "auto: central up to --central-max elements per input, directional beyond")),
+    "directions": (("--directions",), dict(type=int, default=16, metavar="K",
+                                           help="random ±1 directions per input for the directional check "
+                                                "(default 16)")),
+    "central_max": (("--central-max",), dict(type=int, default=1 << 14, metavar="N",
+                                             help="largest input (elements) checked element-wise under "
+                                                  "--method auto (default 16384)")),
 }
+
+
+def reference_options(values):
+    """{method, directions, central_max} from parsed options (argparse namespace or pytest's getoption)."""
+    get = values if callable(values) else (lambda name: getattr(values, name))
+    return {"method": get("method"), "directions": get("directions"), "central_max": get("central_max")}
 CLI_ONLY = {
     "pattern": (("-k",), dict(metavar="PATTERN", help="only cases whose name matches (glob or substring)")),
     "tags": (("--tag",), dict(action="append", metavar="TAG", help="only cases with this tag; repeatable")),

@@ -122,7 +122,7 @@ class Results:
     seed_tables: dict
 
 
-def compute(cases, backend_names, dtypes, probe="all", progress=None) -> Results:
+def compute(cases, backend_names, dtypes, probe="all", progress=None, **reference_options) -> Results:
     """Everything the report shows, computed in memory (nothing is written here)."""
     numeric = backend_registry.get("numeric")
     instances = [backend_registry.get(n) for n in backend_names]
@@ -131,7 +131,8 @@ def compute(cases, backend_names, dtypes, probe="all", progress=None) -> Results
     rows, pairs = [], []
     for case in cases:
         for dtype in (d for d in case.dtypes if d in dtypes):
-            rows.extend(judge_case(case, dtype, instances, reference_for(case, dtype, numeric), probe, pairs))
+            ref = reference_for(case, dtype, numeric, **reference_options)
+            rows.extend(judge_case(case, dtype, instances, ref, probe, pairs))
             bar.advance(sum(1 for b in instances if b.applies(case)), f"{case.name} {dtype}")
     bar.close()
     runnable = [b for b in instances if not b.unavailable()]

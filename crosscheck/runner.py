@@ -13,6 +13,7 @@ import numpy as np
 from . import backends as backend_registry
 from .compare import (FAILING, Pair, Row, Tolerance, agreement, compare, describe_failure, error_in_eps, index_str,
                       is_subgradient, kinks)
+from .reference import CENTRAL_MAX, DIRECTIONS, Reference, reference_for  # noqa: F401 (Reference re-exported)
 
 #: how closely the left and right derivatives must agree (beyond their round-off) for a point to be smooth
 KINK_TOLERANCE = Tolerance(atol=1e-8, rtol=1e-6)
@@ -42,32 +43,10 @@ def load_error_rows(errors):
 
 def _nonfinite_value_rows(case, dtype, backends, reference):
     """The forward value itself is NaN or ±inf in plain float64: no gradient can be judged."""
-    value = reference.evaluation.value
+    value = reference.value
     msg = (f"case {case.name!r} ({case.location}): the forward value is {value} at the {dtype} input point "
            f"(plain float64 numpy), so no gradient there means anything; inputs {case.inputs_summary(dtype)}")
     return [r for b in backends if b.applies(case) for r in _error_rows(case, b.name, dtype, "nan", msg)]
-
-
-class Reference:
-    """The float64 reference for one case in one dtype: the point (rounded to the dtype), the central
-    differences, and the one-sided derivatives, each computed once and shared by every backend.
-
-    Raises whatever the case raises when it cannot be evaluated in plain numpy.
-    """
-
-    def __init__(self, case, dtype, numeric):
-        self.case, self.numeric = case, numeric
-        self.point = {k: v.astype(np.float64) for k, v in case.point(dtype).items()}
-        self.evaluation = numeric.evaluate(case, self.point, "float64")
-        self._all_sides = {}
-
-    def one_sided(self, param, indices=None):
-        """(right, left, noise) at the flat ``indices`` of ``param``; all elements (memoised) when None."""
-        if indices is not None:
-            return self.numeric.one_sided(self.case, self.point, param, indices)
-        if param not in self._all_sides:
-            self._all_sides[param] = self.numeric.one_sided(self.case, self.point, param, None)
-        return self._all_sides[param]
 
 
 def _at(flat, shape):
@@ -75,10 +54,65 @@ def _at(flat, shape):
 
 
 def _judge_param(case, param, backend, dtype, grad, reference, probe):
-    """One row: the gradient against the central difference, with kinks told apart from failures."""
+    """One row: the gradient against the reference, by the method the reference took for this input."""
+    if reference.methods[param] == "directional":
+        return _judge_directional(case, param, backend, dtype, grad, reference)
+    return _judge_central(case, param, backend, dtype, grad, reference, probe)
+
+
+#: a failed directional check falls back to element-wise differences up to this size, to name the worst element
+FALLBACK_MAX = 1 << 18
+
+
+def _judge_directional(case, param, backend, dtype, grad, reference):
+    """The gradient's projections on the reference's random ±1 directions against the directional differences.
+
+    Allowed per projection: Σ_i |v_i|·(atol + rtol·|g_i|) = n·atol + rtol·Σ|g_i|, what element-wise
+    tolerance would allow if every element's error added up with the same sign.
+    """
     tol = case.tolerance(dtype)
-    ref_grad = reference.evaluation.grads[param]
-    row = Row(case.name, param, backend, dtype, "pass", atol=tol.atol, rtol=tol.rtol)
+    row = Row(case.name, param, backend, dtype, "pass", atol=tol.atol, rtol=tol.rtol,
+              method=reference.method_label(param))
+    g = np.asarray(grad, dtype=np.float64)
+    if not np.isfinite(g).all():
+        bad = ", ".join(f"{param}{_at(i, g.shape)}" for i in np.flatnonzero(~np.isfinite(g))[:8])
+        row.verdict = "nan"
+        row.message = (f"case {case.name!r}, parameter {param!r}, backend {backend}, dtype {dtype}: "
+                       f"gradient is NaN or inf at {bad}")
+        return row
+    v, d = reference.directions[param], reference.projections[param]
+    got = v.reshape(len(d), -1) @ g.reshape(-1)
+    err = np.abs(got - d)
+    allowed = tol.atol * g.size + tol.rtol * np.sum(np.abs(g))
+    k = int(np.argmax(err))
+    row.max_abs, row.worst_index, row.value, row.expected = float(err[k]), (k,), float(got[k]), float(d[k])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        row.max_rel = float(np.max(np.where(err == 0, 0.0, err / np.abs(d))))
+    row.ratio = float(err[k] / allowed) if allowed else float("inf") if err[k] else 0.0
+    row.err_eps = error_in_eps(float(err[k]) / g.size, float(np.max(np.abs(d))) / g.size, dtype)
+    failing = int(np.sum(err > allowed))
+    if not failing:
+        return row
+    row.verdict = "fail"
+    row.message = (f"case {case.name!r}, parameter {param!r}, backend {backend}, dtype {dtype}: directional check, "
+                   f"{failing} of {len(d)} random ±1 directions outside tolerance; worst direction {k}: got g·v = "
+                   f"{got[k]:.10g}, reference {d[k]:.10g}; abs error {err[k]:.3e}, rel error {row.max_rel:.3e}; "
+                   f"allowed n·atol + rtol·Σ|g| = {allowed:.3e} (n = {g.size}, atol={tol.atol:.1e}, "
+                   f"rtol={tol.rtol:.1e}); inputs {case.inputs_summary(dtype)}")
+    if g.size <= FALLBACK_MAX:  # locate the culprit, as gradcheck re-runs its slow mode when the fast one fails
+        c = compare(g, reference.central(param), tol)
+        row.worst_index = c.worst_index
+        where = f"{param}{index_str(c.worst_index)}" if c.worst_index else param
+        row.message += (f"; element-wise central differences: {c.mismatched.size} of {c.size} elements outside, "
+                        f"worst at {where}: got {c.value_at_worst:.10g}, reference {c.reference_at_worst:.10g}")
+    return row
+
+
+def _judge_central(case, param, backend, dtype, grad, reference, probe):
+    """The gradient against the element-wise central difference, with kinks told apart from failures."""
+    tol = case.tolerance(dtype)
+    ref_grad = reference.grads[param]
+    row = Row(case.name, param, backend, dtype, "pass", atol=tol.atol, rtol=tol.rtol, method="central")
     c = compare(grad, ref_grad, tol)
     row.max_abs, row.max_rel, row.worst_index = c.max_abs, c.max_rel, c.worst_index
     row.value, row.expected = c.value_at_worst, c.reference_at_worst
@@ -155,17 +189,6 @@ def pairwise(case, dtype, evaluations):
     return pairs
 
 
-def reference_for(case, dtype, numeric=None):
-    """The case's :class:`Reference` in ``dtype``, or the exception that prevented it."""
-    if case.error:
-        return None
-    try:
-        with np.errstate(all="ignore"):
-            return Reference(case, dtype, numeric or backend_registry.get("numeric"))
-    except Exception as exc:
-        return exc
-
-
 def judge_case(case, dtype, backends, reference=None, probe="all", pairs=None):
     """Rows for one case in one dtype, one per (backend, differentiated input).
 
@@ -187,7 +210,7 @@ def _judge_case(case, dtype, backends, reference, probe, pairs):
     if isinstance(reference, Exception):  # not even plain numpy can evaluate the case: every backend's row says so
         msg = f"reference failed: {_describe_exception(case, reference)}"
         return [r for b in backends if b.applies(case) for r in _error_rows(case, b.name, dtype, "error", msg)]
-    if not np.isfinite(reference.evaluation.value):
+    if not np.isfinite(reference.value):
         return _nonfinite_value_rows(case, dtype, backends, reference)
     point = reference.point
     rows, evaluations = [], {}
@@ -205,7 +228,7 @@ def _judge_case(case, dtype, backends, reference, probe, pairs):
             continue
         if not np.isfinite(ev.value):
             msg = (f"case {case.name!r}, backend {backend.name}, dtype {dtype}: the forward value is {ev.value} "
-                   f"where plain float64 gives {reference.evaluation.value:.10g}")
+                   f"where plain float64 gives {reference.value:.10g}")
             rows.extend(_error_rows(case, backend.name, dtype, "nan", msg))
             continue
         evaluations[backend.name] = ev
@@ -221,7 +244,7 @@ def _judge_case(case, dtype, backends, reference, probe, pairs):
 
 
 def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"), progress=None, probe="all",
-        pairs=None):
+        pairs=None, method="auto", directions=DIRECTIONS, central_max=CENTRAL_MAX):
     """Judge every case in every dtype it declares (among ``dtypes``) on every backend named.
 
     ``probe="all"`` looks for kinks at every element (one-sided differences:
@@ -229,6 +252,8 @@ def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"),
     difference disagrees, which misses a kink the central difference happens to
     average correctly (a tie of maximum). When ``pairs`` is a list, every
     pair of backends' agreement per case and dtype is appended to it.
+    ``method``, ``directions`` and ``central_max`` choose how each input is
+    checked (see :mod:`crosscheck.reference`).
     """
     if probe not in ("all", "failing"):
         raise ValueError(f"probe must be 'all' or 'failing', got {probe!r}")
@@ -238,7 +263,8 @@ def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"),
     rows = []
     for case in cases:
         for dtype in (d for d in case.dtypes if d in dtypes):
-            rows.extend(judge_case(case, dtype, instances, reference_for(case, dtype, numeric), probe, pairs))
+            ref = reference_for(case, dtype, numeric, method=method, directions=directions, central_max=central_max)
+            rows.extend(judge_case(case, dtype, instances, ref, probe, pairs))
             if progress:
                 progress(case, dtype)
     return rows

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .compare import VERDICTS, index_str
 
-COLUMNS = ("case", "param", "backend", "dtype", "reference", "max_abs", "max_rel", "err_eps", "ratio", "atol", "rtol",
+COLUMNS = ("case", "param", "backend", "dtype", "reference", "method", "max_abs", "max_rel", "err_eps", "ratio", "atol", "rtol",
            "worst_index", "value", "expected", "verdict", "message", "note", "tags")
 SHORT = (("case", 28), ("param", 8), ("backend", 11), ("dtype", 7), ("max abs", 9), ("max rel", 9),
          ("tolerance", 19), ("verdict", 8))

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..core.losses import log_softmax
 from ..core.ops import sigmoid_value
-from ..numerical import central_difference, one_sided_differences
+from ..numerical import Perturbation, central_difference, directional_difference, one_sided_differences
 from ..vocabulary import Vocabulary
 from .base import Backend, Evaluation, objective
 
@@ -49,6 +49,45 @@ class Batched:
         return Batched(self.data**exponent)
 
 
+class Perturbed(Batched):
+    """A stack that differs from one point in one element per copy (a numerical.Perturbation), kept lazy:
+    ``data`` builds the full stack on first use, but matmul first tries a rank-one shortcut."""
+
+    __slots__ = ("perturbation", "_stack")
+
+    def __init__(self, perturbation):
+        self.perturbation, self._stack = perturbation, None
+
+    @property
+    def data(self):
+        if self._stack is None:
+            self._stack = self.perturbation.stack()
+        return self._stack
+
+    shape = property(lambda self: self.perturbation.x.shape)
+    ndim = property(lambda self: self.perturbation.x.ndim)
+    dtype = property(lambda self: self.perturbation.x.dtype)
+
+
+def _rank_one_matmul(a, b):
+    """a @ b for logical matrices when one operand is a lazy Perturbed and the other a single point:
+    copy k's product is the base product plus δ_k times a row or column, never a full matmul per copy."""
+    left = isinstance(a, Perturbed) and a._stack is None
+    p = (a if left else b).perturbation
+    other = (b if left else a).data[0]
+    if p.x.ndim != 2 or other.ndim != 2:
+        return None
+    base = p.x @ other if left else other @ p.x  # (m, n)
+    out = np.repeat(base[None], len(p), axis=0)
+    rows, cols = np.unravel_index(p.flat_indices, p.x.shape)
+    ks = np.arange(len(p))
+    if left:  # A[i, j] += δ changes row i of A @ B by δ·B[j, :]
+        out[ks, rows, :] += p.deltas[:, None] * other[cols, :]
+    else:  # B[i, j] += δ changes column j of A @ B by δ·A[:, i]
+        out[ks, :, cols] += p.deltas[:, None] * other[:, rows].T
+    return Batched(out)
+
+
 def _lift(x):
     """Numbers stay numbers; a plain array is one unperturbed point (batch axis of 1)."""
     if isinstance(x, Batched):
@@ -78,6 +117,11 @@ def _binary(ufunc, a, b):
 
 def _matmul(a, b):
     a, b = _lift(a), _lift(b)
+    lazy = [o for o in (a, b) if isinstance(o, Perturbed) and o._stack is None]
+    if len(lazy) == 1 and (b if lazy[0] is a else a).data.shape[0] == 1:
+        out = _rank_one_matmul(a, b)
+        if out is not None:
+            return out
     da = a.data[..., None, :] if a.ndim == 1 else a.data  # a logical vector is a row
     db = b.data[..., None] if b.ndim == 1 else b.data  # b logical vector is a column
     # right-align the logical batch dims of the two operands
@@ -174,17 +218,32 @@ class NumericBackend(Backend):
         fixed = {k: Batched(np.asarray(v, dtype=np.float64)[None]) for k, v in point.items() if k != param}
 
         def f(stack):
-            loss, _ = objective(case, nn, {**fixed, param: Batched(stack)}, "float64")
+            x = Perturbed(stack) if isinstance(stack, Perturbation) else Batched(stack)
+            loss, _ = objective(case, nn, {**fixed, param: x}, "float64")
             return loss.data
 
+        f.accepts_perturbation = True
         return f
 
-    def evaluate(self, case, point, dtype="float64"):
+    def value(self, case, point):
+        """The objective at the point, in float64."""
         point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
-        nn = BatchedNumpy()
-        loss, _ = objective(case, nn, {k: Batched(v[None]) for k, v in point.items()}, "float64")
-        grads = {k: central_difference(self._objective_of(case, point, k), point[k], batched=True) for k in case.wrt}
-        return Evaluation(float(loss.data[0]), grads)
+        loss, _ = objective(case, BatchedNumpy(), {k: Batched(v[None]) for k, v in point.items()}, "float64")
+        return float(loss.data[0])
+
+    def central(self, case, point, param):
+        """Central differences over every element of ``param``."""
+        point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
+        return central_difference(self._objective_of(case, point, param), point[param], batched=True)
+
+    def directional(self, case, point, param, directions):
+        """Derivatives of the objective along each of ``directions`` (shaped (k, *param's shape))."""
+        point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
+        return directional_difference(self._objective_of(case, point, param), point[param], directions, batched=True)
+
+    def evaluate(self, case, point, dtype="float64"):
+        grads = {k: self.central(case, point, k) for k in case.wrt}
+        return Evaluation(self.value(case, point), grads)
 
     def one_sided(self, case, point, param, flat_indices):
         """(right, left, noise): one-sided derivatives of the objective at the flat indices of ``param``
