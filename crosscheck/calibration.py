@@ -88,37 +88,6 @@ class Calibration:
             self.worst_index, self.value, self.reference = later.worst_index, later.value, later.reference
 
 
-def _jax_fresh_per_draw(backend):
-    """The jax backend, made to compile afresh for each draw.
-
-    Workaround: ``backends/jax.py`` caches the jitted function by (case name,
-    function, shapes, dtype), and the case's seeded cotangent is traced into it
-    as a constant, so draw k of a case with a non-scalar output would be
-    contracted with draw 0's cotangent while the reference uses draw k's: a
-    false failure of every such row. Until the cache keys on the cotangent
-    (or takes it as an argument), forget the compiled functions when the draw
-    changes. Costs one compilation per case, dtype and draw.
-    """
-    from .backends import jax as jax_backend
-
-    if not isinstance(backend, jax_backend.JaxBackend) or getattr(backend, "fresh_per_draw", False):
-        return backend
-
-    class JaxFreshPerDraw(type(backend)):
-        fresh_per_draw = True
-        _draw = None
-
-        def _compiled(self, case, point, dtype):
-            if case.draw != self._draw:
-                jax_backend._COMPILED.clear()
-                self._draw = case.draw
-            return super()._compiled(case, point, dtype)
-
-    fresh = JaxFreshPerDraw.__new__(JaxFreshPerDraw)
-    fresh.__dict__.update(backend.__dict__)
-    return fresh
-
-
 def instances(names):
     """(backends that can run, {name: why not} for those that cannot), reference backends left out."""
     ready, unavailable = [], {}
@@ -130,7 +99,7 @@ def instances(names):
         if reason:
             unavailable[b.name] = reason
         else:
-            ready.append(_jax_fresh_per_draw(b))
+            ready.append(b)
     return ready, unavailable
 
 
@@ -144,7 +113,7 @@ def calibrate(cases, draws=200, backends=backend_registry.DEFAULT, dtypes=("floa
     to ask how a tighter (or looser) tolerance would fare.
     ``progress(draw)`` is called after each draw.
     """
-    backends = [_jax_fresh_per_draw(backend_registry.get(b) if isinstance(b, str) else b) for b in backends]
+    backends = [backend_registry.get(b) if isinstance(b, str) else b for b in backends]
     if tolerances:
         cases = [dataclasses.replace(c, tolerances={**c.tolerances, **tolerances}) for c in cases]
     stats = {}
