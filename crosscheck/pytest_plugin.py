@@ -77,7 +77,9 @@ def pytest_collection_modifyitems(session, config, items):
     if xfails_file:  # matched before -k and -m deselect: a deselected test is no stale entry
         path = config.invocation_params.dir / xfails_file
         ids = xfails.read(path)
-        xfails.warn_unmatched(path, ids, xfails.apply(items, ids))
+        unmatched = xfails.apply(items, ids)
+        if getattr(config, "workerinput", {}).get("workerid", "gw0") == "gw0":  # xdist: every worker collects alike
+            xfails.warn_unmatched(path, ids, unmatched)
 
 
 def pytest_report_header(config):
