@@ -75,18 +75,6 @@ class Calibration:
             self.worst_ratio, self.worst_draw, self.worst_param = ratio, draw, row.param
             self.worst_index, self.value, self.reference = row.worst_index, row.value, row.expected
 
-    def merge(self, later):
-        """Fold in the same (case, backend, dtype) calibrated over later draws: the result is what one
-        pass over both ranges of draws would have given."""
-        self.rows += later.rows
-        for v in NON_PASS:
-            self.counts[v] += later.counts[v]
-        self.messages = (self.messages + later.messages)[:MESSAGES_KEPT]
-        r = later.worst_ratio
-        if r == r and (self.worst_ratio != self.worst_ratio or r > self.worst_ratio):
-            self.worst_ratio, self.worst_draw, self.worst_param = r, later.worst_draw, later.worst_param
-            self.worst_index, self.value, self.reference = later.worst_index, later.value, later.reference
-
 
 def instances(names):
     """(backends that can run, {name: why not} for those that cannot), reference backends left out."""
@@ -133,50 +121,15 @@ def calibrate(cases, draws=200, backends=backend_registry.DEFAULT, dtypes=("floa
 
 
 def calibrate_folders(folders, draws=200, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"), *,
-                      pattern=None, probe="failing", first_draw=0, jobs=1, progress=None):
-    """:func:`calibrate` on the smooth cases found under ``folders`` (matching ``pattern``), over ``jobs``
-    processes, each discovering the cases itself and taking a contiguous range of draws; the ranges are
-    merged in draw order, so the result is the same for any ``jobs``. ``progress(done, draws)`` is called as
-    draws complete. Returns (stats, the backends run, {backend: why it could not run})."""
+                      pattern=None, probe="failing", first_draw=0, progress=None):
+    """:func:`calibrate` on the smooth cases found under ``folders`` (matching ``pattern``), on the backends
+    that can run. ``progress(done, draws)`` is called after each draw. Returns (stats, the backends run,
+    {backend: why it could not run})."""
     ready, unavailable = instances(backends)
-    names = [b.name for b in ready]
-    if jobs <= 1:
-        cases = smooth_cases(select(discover(folders), pattern=pattern))
-        stats = calibrate(cases, draws, ready, dtypes, probe=probe, first_draw=first_draw,
-                          progress=progress and (lambda d: progress(d - first_draw + 1, draws)))
-        return stats, names, unavailable
-    import concurrent.futures
-    import multiprocessing
-
-    # contiguous ranges, a few per process so that an uneven one does not hold up the end
-    n = min(draws, jobs * 4)
-    bounds = [first_draw + draws * i // n for i in range(n + 1)]
-    ranges = [(lo, hi - lo) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
-    context = multiprocessing.get_context("spawn")  # jax and torch do not survive fork
-    parts, done = {}, 0
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        futures = {pool.submit(_calibrate_range, [str(f) for f in folders], pattern, start, count, names,
-                               tuple(dtypes), probe): (start, count) for start, count in ranges}
-        for future in concurrent.futures.as_completed(futures):
-            start, count = futures[future]
-            parts[start] = future.result()
-            done += count
-            if progress:
-                progress(done, draws)
-    merged = {}
-    for start in sorted(parts):
-        for s in parts[start]:
-            key = (s.case, s.backend, s.dtype)
-            if key in merged:
-                merged[key].merge(s)
-            else:
-                merged[key] = s
-    return list(merged.values()), names, unavailable
-
-
-def _calibrate_range(folders, pattern, first_draw, draws, backends, dtypes, probe):
     cases = smooth_cases(select(discover(folders), pattern=pattern))
-    return calibrate(cases, draws, backends, dtypes, probe=probe, first_draw=first_draw)
+    stats = calibrate(cases, draws, ready, dtypes, probe=probe, first_draw=first_draw,
+                      progress=progress and (lambda d: progress(d - first_draw + 1, draws)))
+    return stats, [b.name for b in ready], unavailable
 
 
 # ------------------------------------------------------------------ tables

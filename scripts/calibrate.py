@@ -31,15 +31,12 @@ def parse(argv):
     p.add_argument("--cases", action="append", help="case folder or file (repeatable; default ./cases)")
     p.add_argument("--probe", choices=("failing", "all"), default="failing",
                    help="probe for kinks only where the central difference disagrees (default), or everywhere")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes, each taking a range of draws (default 1)")
     p.add_argument("--out", default="results", help="folder for calibration.md and .csv (default results)")
     args = p.parse_args(argv)
     if args.draws < 1:
         p.error("--draws must be at least 1")
     if args.first_draw < 0:
         p.error("--first-draw must be non-negative")
-    if args.jobs < 1:
-        p.error("--jobs must be at least 1")
     return args
 
 
@@ -62,7 +59,7 @@ def main(argv=None):
     try:
         stats, ran, unavailable = calibration.calibrate_folders(
             folders, args.draws, backends, dtypes, pattern=args.pattern, probe=args.probe,
-            first_draw=args.first_draw, jobs=args.jobs, progress=progress)
+            first_draw=args.first_draw, progress=progress)
     except CatalogueError as exc:
         print(f"calibrate: {exc}", file=sys.stderr)
         return 2
