@@ -45,7 +45,8 @@ def softmax_cross_entropy(logits, target):
     # dL/dy = -log softmax(z) / m.
     # Logits and target may broadcast against each other: rows and sums are over the broadcast shape.
     shape = np.broadcast_shapes(np.shape(logits), np.shape(target))
-    logp = np.broadcast_to(log_softmax(logits), shape)
+    logp = log_softmax(np.broadcast_to(logits, shape))  # over the broadcast classes: 1 logit against K classes
+    # is K equal logits, whose softmax is 1/K whatever their value
     y = np.broadcast_to(target, shape)
     m = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
     value = -np.sum(y * logp) / m
