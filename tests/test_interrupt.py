@@ -30,8 +30,11 @@ def previous(tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
 def test_an_interrupted_report_leaves_the_previous_results(previous, sig):
     before = snapshot(previous)
+    # A pytest-xdist worker may run with SIGINT ignored, and a child inherits that (then Python installs no
+    # KeyboardInterrupt handler): give the report the default disposition, as in a terminal.
     proc = subprocess.Popen([sys.executable, "-m", "crosscheck.cli", "report", "--cases", str(ROOT / "cases"),
-                             "--results", str(previous)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--results", str(previous)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(4)  # well into the run: imports done, the catalogue half judged (a full report takes ~20 s)
     assert proc.poll() is None, "the report finished before it could be interrupted"
     proc.send_signal(sig)
