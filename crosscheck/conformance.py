@@ -33,6 +33,7 @@ class Suite:
     backends: tuple = BACKENDS
     dtypes: tuple = DTYPES
     probe: str = "all"
+    reference_options: dict = field(default_factory=dict)  # method, directions, central_max
     collected: set = field(default_factory=set)  # case files collected so far
     names: dict = field(default_factory=dict)  # case name -> location: duplicates are rejected, as in discover()
     tags: set = field(default_factory=set)  # tags registered as markers so far
@@ -59,7 +60,7 @@ class Suite:
         """The case's reference in ``dtype`` (or the exception that prevented it), computed once."""
         key = (case.file, case.name, dtype)
         if key not in self._references:
-            self._references[key] = reference_for(case, dtype, self.backend("numeric"))
+            self._references[key] = reference_for(case, dtype, self.backend("numeric"), **self.reference_options)
         return self._references[key]
 
 
@@ -72,10 +73,15 @@ class CaseFile(pytest.File):
     def collect(self):
         suite = self.config.stash[SUITE]
         suite.collected.add(self.path.resolve())
-        for case in discover([self.path]):
+        errors = []
+        cases = discover([self.path], errors)
+        for error in errors:  # a file that does not load is one failing test; the other files still run
+            yield LoadError.from_parent(self, name="<load error>", error=error)
+        for case in cases:
             if case.name in suite.names:
-                raise CatalogueError(
-                    f"duplicate case name {case.name!r}: defined in {suite.names[case.name]} and in {case.location}")
+                yield LoadError.from_parent(self, name=f"{case.name}[duplicate]", error=CatalogueError(
+                    f"duplicate case name {case.name!r}: defined in {suite.names[case.name]} and in {case.location}"))
+                continue
             suite.names[case.name] = case.location
             marks = ["crosscheck", *(t for t in sorted(case.tags) if t not in _PYTEST_MARKS)]
             for tag in set(marks) - suite.tags:
@@ -91,10 +97,19 @@ class CaseFile(pytest.File):
                         item.add_marker(mark)
                     yield item
 
-    def repr_failure(self, excinfo):
-        if excinfo.errisinstance(CatalogueError):  # the message names the file and line already
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
+
+class LoadError(pytest.Item):
+    """A case file that failed to load, or a case name taken twice: a failing test naming file and line."""
+
+    def __init__(self, *, error, **kwargs):
+        super().__init__(**kwargs)
+        self.error = error
+
+    def runtest(self):
+        pytest.fail(str(self.error), pytrace=False)
+
+    def reportinfo(self):
+        return self.path, (self.error.line or 1) - 1, self.name
 
 
 class CaseTest(pytest.Item):

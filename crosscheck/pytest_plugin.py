@@ -19,7 +19,7 @@ import pytest
 from . import xfails
 from .catalogue import DTYPES, CatalogueError
 from .conformance import SUITE, CaseFile, Suite
-from .options import BACKENDS, add_to_pytest
+from .options import BACKENDS, add_to_pytest, reference_options
 
 #: distributions whose versions the header shows when their backend is selected (read without importing them)
 _FRAMEWORKS = {"torch": ("torch",), "jax": ("jax", "jaxlib")}
@@ -49,7 +49,8 @@ def pytest_configure(config):
         folders=[f.resolve() for f in folders], explicit=bool(from_cli),
         backends=tuple(b for b in BACKENDS if b in (config.getoption("crosscheck_backends") or BACKENDS)),
         dtypes=tuple(d for d in DTYPES if d in (config.getoption("crosscheck_dtypes") or DTYPES)),
-        probe=config.getoption("crosscheck_probe") or "all")
+        probe=config.getoption("crosscheck_probe") or "all",
+        reference_options=reference_options(lambda name: config.getoption(f"crosscheck_{name}")))
     config.addinivalue_line("markers", "crosscheck: a conformance test (one case, backend and dtype)")
     for backend in BACKENDS:
         config.addinivalue_line("markers", f"{backend}: a conformance test on the {backend} backend")
