@@ -1,8 +1,10 @@
 """``crosscheck report``: run the catalogue and write everything a person reads into ``results/``.
 
-Everything is computed first, in memory; only then are the files written,
-each one atomically. A report that is interrupted (Ctrl-C, a killed
-process) therefore leaves the previous ``results/`` as it was.
+Everything is computed and rendered first, in memory, and written in full
+beside its target; only then are the files renamed into place, together,
+with Ctrl-C held back (:func:`crosscheck.tables.write_files`). A report that
+is interrupted (Ctrl-C, a killed process) therefore leaves the previous
+``results/`` as it was.
 
 Files: the tables (``rows``, ``summary``, ``pairwise``, ``pairwise_worst``,
 ``discrepancies``, ``trajectories``, ``gradient_flow`` and the article's
@@ -237,17 +239,13 @@ def build(results: Results):
 
 
 def write(results: Results, folder) -> list[Path]:
-    """Write every table, plot and the report into ``folder``; each file atomically."""
-    folder = Path(folder)
+    """Write every table, plot and the report into ``folder``: all rendered first, then replaced together."""
     named, doc = build(results)
-    written = []
+    files = {}
     for name, df in named.items():
-        written += tables.write_table(folder, name, df, header=tables.versions() if name == "rows" else None)
-    for name, png in doc.images.items():
-        tables.write_atomic(folder / name, png)
-        written.append(folder / name)
-    tables.write_atomic(folder / "versions.md", tables.markdown_table(tables.versions()))
-    tables.write_atomic(folder / "report.md", doc.markdown())
-    tables.write_atomic(folder / "report.html", doc.html())
-    written += [folder / "versions.md", folder / "report.md", folder / "report.html"]
-    return written
+        files.update(tables.render_table(name, df, header=tables.versions() if name == "rows" else None))
+    files.update(doc.images)
+    files["versions.md"] = tables.markdown_table(tables.versions())
+    files["report.md"] = doc.markdown()
+    files["report.html"] = doc.html()
+    return tables.write_files(folder, files)

@@ -35,9 +35,8 @@ def _umask():
 _UMASK = _umask()
 
 
-def write_atomic(path, content):
-    """Write ``content`` (str or bytes) to ``path`` so that readers see the old file or the new one, never a part."""
-    path = Path(path)
+def _stage(path, content):
+    """Write ``content`` (str or bytes) in full to a temporary file beside ``path``; returns its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     binary = isinstance(content, bytes)
@@ -47,11 +46,41 @@ def write_atomic(path, content):
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a results file is as readable as any other
-        os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        os.unlink(tmp)
         raise
+    return tmp
+
+
+def write_atomic(path, content):
+    """Write ``content`` (str or bytes) to ``path`` so that readers see the old file or the new one, never a part."""
+    write_files(Path(path).parent, {Path(path).name: content})
+
+
+def write_files(folder, files) -> list[Path]:
+    """Replace several files as one: each is first written in full beside its target, and only then
+    are all renamed into place, one after the other, with Ctrl-C and SIGTERM held back meanwhile.
+    An interruption before that leaves every old file as it was (and no temporary file)."""
+    import signal
+
+    folder = Path(folder)
+    staged = {}
+    try:
+        for name, content in files.items():
+            staged[name] = _stage(folder / name, content)
+        held = {signal.SIGINT, signal.SIGTERM}
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        try:
+            for name, tmp in list(staged.items()):
+                os.replace(tmp, folder / name)
+                del staged[name]
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    finally:
+        for tmp in staged.values():
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return [folder / name for name in files]
 
 
 def _num(x, fmt="{:.3e}"):
@@ -124,11 +153,7 @@ def write_run(rows, folder) -> list[Path]:
         md += ["## Rows that are not a pass", ""]
         md += [f"- **{r.verdict}** `{r.case}` {r.param} {r.backend} {r.dtype}: {r.message or r.note}" for r in notable]
         md.append("")
-    written = []
-    for name, text in (("run.csv", to_csv(rows)), ("run.md", "\n".join(md))):
-        write_atomic(folder / name, text)
-        written.append(folder / name)
-    return written
+    return write_files(folder, {"run.csv": to_csv(rows), "run.md": "\n".join(md)})
 
 
 # ------------------------------------------------------------------ pandas tables for the report
@@ -229,10 +254,14 @@ def markdown_table(df) -> str:
 
 
 def write_table(folder, name, df, *, header=None, formats=("csv", "md", "json")) -> list[Path]:
-    """``name``.csv / .md / .json in ``folder``, each written atomically. ``header`` (a DataFrame, e.g.
-    the versions) is put above the Markdown table."""
-    folder = Path(folder)
-    out = []
+    """``name``.csv / .md / .json in ``folder``, written together (see :func:`write_files`)."""
+    return write_files(folder, render_table(name, df, header=header, formats=formats))
+
+
+def render_table(name, df, *, header=None, formats=("csv", "md", "json")) -> dict:
+    """{file name: text} of a table in each format; ``header`` (a DataFrame, e.g. the versions) goes above
+    the Markdown table."""
+    out = {}
     for fmt in formats:
         if fmt == "csv":
             text = df.to_csv(index=False, lineterminator="\n")
@@ -242,6 +271,5 @@ def write_table(folder, name, df, *, header=None, formats=("csv", "md", "json"))
             text = df.to_json(orient="records", indent=1, force_ascii=False) + "\n"
         else:
             raise ValueError(f"unknown table format {fmt!r}")
-        write_atomic(folder / f"{name}.{fmt}", text)
-        out.append(folder / f"{name}.{fmt}")
+        out[f"{name}.{fmt}"] = text
     return out
