@@ -24,6 +24,17 @@ def _print_load_errors(errors):
         print(f"  error    {e}", file=sys.stderr)
 
 
+def _selection(args):
+    """(cases, load errors) for run and report, the errors printed; None when nothing at all is selected."""
+    errors = []
+    cases = _cases(args, errors)
+    _print_load_errors(errors)
+    if not cases and not errors:
+        print("no cases selected", file=sys.stderr)
+        return None
+    return cases, errors
+
+
 def cmd_list(args):
     errors = []
     cases = _cases(args, errors)
@@ -40,12 +51,10 @@ def cmd_list(args):
 def cmd_run(args):
     from . import runner, tables
 
-    errors = []
-    cases = _cases(args, errors)
-    _print_load_errors(errors)
-    if not cases and not errors:
-        print("no cases selected", file=sys.stderr)
+    selection = _selection(args)
+    if selection is None:
         return 2
+    cases, errors = selection
     backends = args.backends or list(BACKENDS)
     rows = runner.load_error_rows(errors)
     rows += runner.run(cases, backends=backends, dtypes=tuple(args.dtypes or DTYPES), probe=args.probe,
@@ -67,12 +76,10 @@ def cmd_run(args):
 def cmd_report(args):
     from . import report, runner, tables
 
-    errors = []
-    cases = _cases(args, errors)
-    _print_load_errors(errors)
-    if not cases and not errors:
-        print("no cases selected", file=sys.stderr)
+    selection = _selection(args)
+    if selection is None:
         return 2
+    cases, errors = selection
     results = report.compute(cases, args.backends or list(BACKENDS), tuple(args.dtypes or DTYPES), args.probe,
                              **reference_options(args))
     results.rows[:0] = runner.load_error_rows(errors)
