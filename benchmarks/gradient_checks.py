@@ -151,11 +151,11 @@ def measure(targets, *, repeats, budget, cap, full_gradcheck_max, numpy_loop_max
         t.update(round_robin(fast, repeats=repeats, budget=budget, min_repeats=min(5, repeats)))
         log(f"  P = {size.count}: full element-wise checks")
         full = {f"central {b}": _crosscheck(case, b, "central") for b in BACKENDS}
-        if size.count <= numpy_loop_max:
+        if target <= numpy_loop_max:
             full["numpy loop"] = numpy_loop(point, cot)
         t.update(round_robin(full, repeats=repeats, budget=budget, min_repeats=1))
         size.passed.update({label: bool(t[label].result) for label in (*fast, *full) if label != "numpy loop"})
-        if size.count <= full_gradcheck_max:
+        if target <= full_gradcheck_max:
             log(f"  P = {size.count}: gradcheck(fast_mode=False), in a child process, capped at {cap:.0f} s")
             t["gradcheck full"] = _gradcheck_full(hidden, size.count, repeats, budget, cap, size)
         sizes.append(size)

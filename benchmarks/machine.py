@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _cpuinfo(key):
@@ -26,6 +29,18 @@ def _memory():
     return "unknown"
 
 
+def revision():
+    """The commit the package and catalogue were measured at, and whether they had uncommitted changes."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10).stdout
+    try:
+        commit = git("rev-parse", "--short", "HEAD").strip()
+        dirty = git("status", "--porcelain", "--", "crosscheck", "cases").strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{commit}" + (" + uncommitted changes to crosscheck/ or cases/" if dirty else "") if commit else "unknown"
+
+
 def machine():
     """What the document's header shows; the load average is read when this is called."""
     cores = os.cpu_count()
@@ -33,6 +48,7 @@ def machine():
     threads = {v: os.environ[v] for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS")
                if v in os.environ}
     return {
+        "revision": revision(),
         "cpu": _cpuinfo("model name"),
         "cores": f"{cores} ({usable} usable by this process)",
         "memory": _memory(),
