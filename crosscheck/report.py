@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import backends as backend_registry
 from . import flow, plots, seed, tables, trajectories
-from .runner import judge_case, reference_for
+from . import runner
 
 
 # ------------------------------------------------------------------ progress on the terminal
@@ -128,14 +128,14 @@ def compute(cases, backend_names, dtypes, probe="all", progress=None, **referenc
     """Everything the report shows, computed in memory (nothing is written here)."""
     numeric = backend_registry.get("numeric")
     instances = [backend_registry.get(n) for n in backend_names]
-    units = sum(sum(1 for b in instances if b.applies(c)) * sum(1 for d in c.dtypes if d in dtypes) for c in cases)
-    bar = progress or Progress(units)
-    rows, pairs = [], []
-    for case in cases:
-        for dtype in (d for d in case.dtypes if d in dtypes):
-            ref = reference_for(case, dtype, numeric, **reference_options)
-            rows.extend(judge_case(case, dtype, instances, ref, probe, pairs))
-            bar.advance(sum(1 for b in instances if b.applies(case)), f"{case.name} {dtype}")
+
+    def applying(case):
+        return sum(1 for b in instances if b.applies(case))
+
+    bar = progress or Progress(sum(applying(c) * sum(1 for d in c.dtypes if d in dtypes) for c in cases))
+    pairs = []
+    rows = runner.run(cases, instances, dtypes, probe=probe, pairs=pairs, **reference_options,
+                      progress=lambda case, dtype: bar.advance(applying(case), f"{case.name} {dtype}"))
     bar.close()
     runnable = [b for b in instances if not b.unavailable()]
     trajs, divs = [], []

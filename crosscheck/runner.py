@@ -13,7 +13,7 @@ import numpy as np
 from . import backends as backend_registry
 from .compare import (FAILING, Pair, Row, Tolerance, agreement, compare, describe_failure, error_in_eps, index_str,
                       is_subgradient, kinks)
-from .reference import CENTRAL_MAX, DIRECTIONS, Reference, reference_for  # noqa: F401 (Reference re-exported)
+from .reference import CENTRAL_MAX, DIRECTIONS, reference_for
 
 #: how closely the left and right derivatives must agree (beyond their round-off) for a point to be smooth
 KINK_TOLERANCE = Tolerance(atol=1e-8, rtol=1e-6)

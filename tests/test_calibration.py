@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from crosscheck import calibration
-from crosscheck.backends import jax as jax_backend
 from crosscheck.catalogue import select
 from crosscheck.compare import Tolerance
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from crosscheck.catalogue import discover
 
 pytest_plugins = ["pytester"]
 
