@@ -62,14 +62,14 @@ def test_a_single_wrong_element_in_a_large_tensor_is_caught(tmp_path):
     assert bad.worst_index == (123, 45) and "worst at w[123, 45]" in bad.message
 
 
-def test_the_method_can_be_forced(tmp_path):
-    case = large_case(tmp_path, 0.0)
-    rows = runner.run([case], backends=["core"], dtypes=("float64",), method="central")
-    assert {r.method for r in rows} == {"central"}
-    small = runner.run([case], backends=["core"], dtypes=("float64",), method="directional", directions=4)
-    assert {r.method for r in small} == {"directional×4"}
-    auto_low = runner.run([case], backends=["core"], dtypes=("float64",), central_max=10 ** 6)
-    assert {r.method for r in auto_low} == {"central"}
+def test_the_method_can_be_forced(catalogue):
+    case = catalogue["linear_tanh_layer"]  # x (4, 3), W (3, 2), b (2,)
+    run = lambda **kw: {r.param: r.method for r in runner.run([case], backends=["core"], dtypes=("float64",), **kw)}
+    assert run() == {"x": "central", "W": "central", "b": "central"}
+    assert run(central_max=6) == {"x": "directional×16", "W": "central", "b": "central"}
+    assert run(method="directional", directions=4) == {"x": "directional×4", "W": "directional×4",
+                                                       "b": "directional×4"}
+    assert run(method="central", central_max=1) == {"x": "central", "W": "central", "b": "central"}
 
 
 def test_the_cli_and_the_table_say_which_method(tmp_path, capsys):
