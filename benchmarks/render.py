@@ -236,9 +236,9 @@ def item4(e2e):
 
 
 def machine_table(before, after, wall, command):
-    rows = [("command", f"`{command}`"), ("crosscheck at commit", before["revision"]), ("CPU", before["cpu"]), ("cores", before["cores"]),
-            ("memory", before["memory"]), ("load average (1 / 5 / 15 min), start", before["load"]),
-            ("load average (1 / 5 / 15 min), end", after["load"]), ("threads", before["threads"]),
+    rows = [("command", f"`{command}`"), ("crosscheck at commit", before["revision"]), ("CPU", before["cpu"]),
+            ("cores", before["cores"]), ("memory", before["memory"]),
+            ("load average (1 / 5 / 15 min), start", before["load"]), ("load average (1 / 5 / 15 min), end", after["load"]), ("threads", before["threads"]),
             ("torch threads", _torch_threads()), ("benchmark wall time", seconds(wall))]
     return markdown_table(pd.DataFrame(rows, columns=["", ""]))
 
