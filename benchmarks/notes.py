@@ -137,12 +137,13 @@ def _layers(layers, **_):
     gains = "; ".join(f"width {w}: float32 {seconds(a[0])} → {seconds(a[1])}, float64 {seconds(b[0])} → {seconds(b[1])}"
                       for w, a, b in zip((256, 1024, 4096), f32, f64))
     numpy_product, xla_product = PROTOTYPED["product float32"]
-    floor_slow = [f"{layer.width} ({ratio(layer.timings['numpy by hand'].median / layer.timings['jax jit'].median)})"
+    floor_slow = [f"{layer.width} {layer.dtype} "
+                  f"({ratio(layer.timings['numpy by hand'].median / layer.timings['jax jit'].median)})"
                   for layer in layers if layer.width >= 1024 and
                   layer.timings["numpy by hand"].median > 1.2 * layer.timings["jax jit"].median]
     blas = ""
     if floor_slow:
-        blas = (" Against jax, even the hand-written numpy is more than 1.2× slower at width " + ", ".join(floor_slow)
+        blas = (" Against jax, even the hand-written numpy is more than 1.2× slower at width " + "; ".join(floor_slow)
                 + ": XLA's own matrix product beats numpy's OpenBLAS at these shapes (64 × 4096 @ 4096 × 4096, "
                 f"float32, one thread: {seconds(numpy_product)} against {seconds(xla_product)}), which no change to "
                 "the tape can close; only a faster BLAS under numpy would.")

@@ -73,6 +73,11 @@ class Target:
         return f"**missed by {by:.3g}×**{how}"
 
 
+def _power(n):
+    """10⁴ for 10000."""
+    return "10" + str(len(str(n)) - 1).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
 def _size(checks, target):
     return next((s for s in checks if s.target == target), None)
 
@@ -85,7 +90,7 @@ def targets(e2e, checks, layers, selection=()):
     for target, need in ((10**4, 8), (10**5, 5)):
         size = _size(checks, target)
         for b in ("core", "torch", "jax"):
-            t = Target("full", f"P = 10^{len(str(target)) - 1}: gradcheck(fast_mode=False) ÷ crosscheck full "
+            t = Target("full", f"P = {_power(target)}: gradcheck(fast_mode=False) ÷ crosscheck full "
                                f"element-wise check, {b}", need, "≥")
             if size is not None and "gradcheck full" in size.timings:
                 gc, ours = size.timings["gradcheck full"], size.timings[f"central {b}"].median
@@ -95,7 +100,7 @@ def targets(e2e, checks, layers, selection=()):
             out.append(t)
     size = _size(checks, 10**5)
     for b in ("core", "torch", "jax"):
-        t = Target("directional", f"P = 10^5: crosscheck directional (16 directions) ÷ gradcheck(fast_mode=True), {b}",
+        t = Target("directional", f"P = 10⁵: crosscheck directional (16 directions) ÷ gradcheck(fast_mode=True), {b}",
                    2, "≤")
         if size is not None:
             t.measured = size.timings[f"dir16 {b}"].median / size.timings["gradcheck fast"].median
@@ -235,11 +240,42 @@ def item4(e2e):
     return markdown_table(df)
 
 
+#: the figures the issue quotes, "measured earlier on this kind of machine" (threads unknown)
+BASELINES = (
+    ("import torch + import jax + first ops", "1.9 s", lambda e2e, c, l: seconds(e2e["floor"].timing.median)),
+    ("gradcheck(fast_mode=False), P = 10⁴ / 10⁵", "2.36 s / 72 s",
+     lambda e2e, c, l: " / ".join(str(_timing(c, t, "gradcheck full")) for t in (10**4, 10**5))),
+    ("gradcheck(fast_mode=True), P = 10⁴ / 10⁵", "1.6 ms / 9.8 ms",
+     lambda e2e, c, l: " / ".join(str(_timing(c, t, "gradcheck fast")) for t in (10**4, 10**5))),
+    ("plain numpy, one element at a time, P = 10⁴ / 10⁵", "0.58 s / 22 s",
+     lambda e2e, c, l: " / ".join(str(_timing(c, t, "numpy loop")) for t in (10**4, 10**5))),
+    ("one forward + backward, batch 64, width 1024, float32: numpy by hand / torch eager / jax jit",
+     "2.2 ms / 5.5 ms / 1.9 ms",
+     lambda e2e, c, l: " / ".join(str(_layer(l, 1024, "float32", k)) for k in ("numpy by hand", "torch eager",
+                                                                               "jax jit"))),
+)
+
+
+def _timing(checks, target, label):
+    s = _size(checks, target)
+    return s.timings.get(label, "–") if s is not None else "–"
+
+
+def _layer(layers, width, dtype, contender):
+    return next((layer.timings[contender] for layer in layers if (layer.width, layer.dtype) == (width, dtype)), "–")
+
+
+def baselines_table(e2e, checks, layers):
+    rows = [(what, quoted, now(e2e, checks, layers)) for what, quoted, now in BASELINES]
+    return markdown_table(pd.DataFrame(rows, columns=["measurement", "quoted in the issue", "this run"]))
+
+
 def machine_table(before, after, wall, command):
     rows = [("command", f"`{command}`"), ("crosscheck at commit", before["revision"]), ("CPU", before["cpu"]),
             ("cores", before["cores"]), ("memory", before["memory"]),
-            ("load average (1 / 5 / 15 min), start", before["load"]), ("load average (1 / 5 / 15 min), end", after["load"]), ("threads", before["threads"]),
-            ("torch threads", _torch_threads()), ("benchmark wall time", seconds(wall))]
+            ("load average (1 / 5 / 15 min), start", before["load"]),
+            ("load average (1 / 5 / 15 min), end", after["load"]),
+            ("threads", before["threads"]), ("torch threads", _torch_threads()), ("benchmark wall time", seconds(wall))]
     return markdown_table(pd.DataFrame(rows, columns=["", ""]))
 
 
@@ -297,6 +333,10 @@ def document(*, command, quick, selection, before, after, wall, e2e, checks, lay
     out += ["## 4. Peak memory", "",
             "Max resident set size of each fresh process (its own, by `wait4`), and the heavy modules it had "
             "imported at exit.", "", item4(e2e)]
+    out += ["## Against the baselines quoted in the issue", "",
+            "The issue's figures were measured earlier on the same kind of machine, thread settings unknown; this "
+            "run's are medians with the settings in the machine table. Item 2's MLP here is the one described in "
+            "table 2 (batch 32, 16 inputs, tanh).", "", baselines_table(e2e, checks, layers)]
     out += ["## Notes: the targets missed, why, and what would close them", ""]
     out += notes_for(ts, e2e, checks, layers) or ["Every measured target was met."]
     return "\n".join(out).rstrip() + "\n"

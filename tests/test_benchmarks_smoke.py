@@ -19,7 +19,7 @@ needs_frameworks = pytest.mark.skipif(bool(MISSING), reason=f"the benchmarks com
 
 SECTIONS = ("## Machine", "## Targets", "## 1. `crosscheck report`", "## 2. Checking the tanh MLP",
             "### 2a. Full element-wise checks", "### 2b. Directional checks", "### 2c. First call",
-            "## 3. One forward + backward", "## 4. Peak memory", "## Notes")
+            "## 3. One forward + backward", "## 4. Peak memory", "## Against the baselines", "## Notes")
 
 
 @needs_frameworks
