@@ -163,3 +163,17 @@ def test_non_scalar_output_needs_a_cotangent():
     x = Tensor(np.ones(3), requires_grad=True)
     with pytest.raises(ValueError, match="cotangent"):
         gradients(x * 2.0, [x])
+
+
+def test_returned_gradients_never_alias_each_other():
+    a, b = Tensor(np.ones(3), requires_grad=True), Tensor(np.ones(3), requires_grad=True)
+    ga, gb = gradients(a + b, [a, b], np.full(3, 2.0))  # add hands the same upstream array to both
+    ga[0] = 99.0
+    assert gb.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_matmul_skips_the_product_a_constant_operand_does_not_need():
+    x, w = np.ones((4, 3)), np.ones((3, 2))
+    _, vjp = ops.matmul(x, w)
+    dx, dw = vjp(np.ones((4, 2)), needs=(False, True))
+    assert dx is None and dw.tolist() == [[4.0, 4.0]] * 3

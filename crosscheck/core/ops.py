@@ -117,19 +117,20 @@ def matmul(a, b):
     # C = AB:  dA = dC Bᵀ,  dB = Aᵀ dC   (1-D operands promoted, as numpy does)
     y = a @ b
 
-    def vjp(g):
+    def vjp(g, needs=(True, True)):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = np.expand_dims(g, -1) if b.ndim == 1 else g  # restore the column the vector b lost
         g2 = np.expand_dims(g2, -2) if a.ndim == 1 else g2  # then the row the vector a lost
-        da = g2 @ np.swapaxes(b2, -1, -2)
-        db = np.swapaxes(a2, -1, -2) @ g2
-        if a.ndim == 1:
+        da = g2 @ np.swapaxes(b2, -1, -2) if needs[0] else None  # a constant operand costs no product
+        db = np.swapaxes(a2, -1, -2) @ g2 if needs[1] else None
+        if a.ndim == 1 and da is not None:
             da = da[..., 0, :]
-        if b.ndim == 1:
+        if b.ndim == 1 and db is not None:
             db = db[..., 0]
         return da, db
 
+    vjp.takes_needs = True
     return y, vjp
 
 

@@ -134,19 +134,32 @@ def gradients(output, wrt, cotangent=None):
             raise ValueError(f"output has shape {output.shape}: give a cotangent for a non-scalar output")
         cotangent = np.ones_like(output.value)
     grads = {id(output): np.asarray(cotangent, dtype=output.dtype)}
+    owned = set()  # gradients the sweep allocated itself, safe to add into in place
     for node in reversed(_topological_order(output)):
         g = grads.pop(id(node), None) if node.parents else grads.get(id(node))
         if g is None or not node.parents:
             continue
-        for parent, dparent in zip(node.parents, node.vjp(g)):
-            if not parent.requires_grad:
+        needs = tuple(p.requires_grad for p in node.parents)
+        # a rule that can skip the gradients nobody needs (matmul: a product each) is told which
+        contributions = node.vjp(g, needs=needs) if getattr(node.vjp, "takes_needs", False) else node.vjp(g)
+        for parent, need, dparent in zip(node.parents, needs, contributions):
+            if not need:
                 continue
             dparent = unbroadcast(dparent, parent.shape)
-            if id(parent) in grads:
-                grads[id(parent)] += dparent  # a value used twice receives both contributions
+            key = id(parent)
+            if key not in grads:
+                grads[key] = dparent  # borrowed, not copied: it may be another node's array (add hands g to both)
+            elif key in owned:
+                grads[key] += dparent  # a value used twice receives both contributions
             else:
-                grads[id(parent)] = np.array(dparent, dtype=parent.dtype)  # own copy: += must not alias
-    return [np.asarray(grads.get(id(t), np.zeros_like(t.value)), dtype=t.dtype) for t in wrt]
+                grads[key] = grads[key] + dparent  # the first sum is a new array, ours to += into from now on
+                owned.add(key)
+    out = []
+    for t in wrt:
+        g = grads.get(id(t))
+        # the caller gets arrays of its own, never one aliased with another leaf's gradient
+        out.append(np.zeros_like(t.value) if g is None else np.array(g, dtype=t.dtype))
+    return out
 
 
 # The losses record on the tape like any op.
