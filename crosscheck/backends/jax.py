@@ -110,13 +110,14 @@ class JaxBackend(Backend):
         return _COMPILED[key]
 
     def evaluate(self, case, point, dtype):
-        nn0 = self.vocabulary(dtype)
-        arrays = {k: nn0.constant(np.asarray(v, dtype=dtype)) for k, v in point.items()}
+        # numpy arrays go straight into the jitted function: jit converts them on its fast path, where a
+        # jnp.asarray per input and call costs more than a small case's whole computation (training runs)
+        arrays = {k: np.asarray(v, dtype=dtype) for k, v in point.items()}
         wrt = set(case.wrt)
         params = {k: v for k, v in arrays.items() if k in wrt}
         data = {k: v for k, v in arrays.items() if k not in wrt}
         fn, nn, shape = self._compiled(case, params, data, dtype)
-        cotangent = nn.constant(case.cotangent_for(shape, dtype) if int(np.prod(shape)) != 1 else np.zeros(()))
+        cotangent = case.cotangent_for(shape, dtype) if int(np.prod(shape)) != 1 else np.zeros((), dtype)
         value, grads = fn(params, data, cotangent)
         # nn.used was filled while the case was traced (its first call); later calls run compiled code only
         return Evaluation(float(value), {k: np.asarray(grads[k]) for k in case.wrt}, nn.notes())
