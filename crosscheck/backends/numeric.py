@@ -69,6 +69,83 @@ class Perturbed(Batched):
     dtype = property(lambda self: self.perturbation.x.dtype)
 
 
+class ColumnDelta(Batched):
+    """B copies of one logical matrix (m, n) that differ from ``base`` in one column each: copy k is
+    ``base`` with column ``cols[k]`` replaced by ``values[k]``. Elementwise ops and bias adds keep it so,
+    at O(m) per copy instead of O(m·n); a matmul on the right turns it into a rank-one update."""
+
+    __slots__ = ("base", "cols", "values", "_stack")
+
+    def __init__(self, base, cols, values):
+        self.base, self.cols, self.values, self._stack = base, cols, values, None
+
+    @property
+    def data(self):
+        if self._stack is None:
+            out = np.repeat(self.base[None], len(self.cols), axis=0)
+            out[np.arange(len(self.cols)), :, self.cols] = self.values
+            self._stack = out
+        return self._stack
+
+    shape = property(lambda self: self.base.shape)
+    ndim = property(lambda self: 2)
+    dtype = property(lambda self: self.values.dtype)
+
+    def map(self, fn):
+        return ColumnDelta(fn(self.base), self.cols, fn(self.values))
+
+
+def _single(x):
+    """x as one plain point (its batch axis of 1 dropped), or None if it is a stack of several."""
+    if not isinstance(x, Batched):
+        return x
+    if isinstance(x, (Perturbed, ColumnDelta)) or x.data.shape[0] != 1:
+        return None
+    return x.data[0]
+
+
+def _column_binary(ufunc, a, b):
+    """ufunc(a, b) kept as a ColumnDelta where one side is one (a ColumnDelta, or a lazily perturbed
+    vector broadcast along rows) and the other a single point; None where that does not apply."""
+    for delta, other, flipped in ((a, b, False), (b, a, True)):
+        o = _single(other)
+        if o is None:
+            continue
+        f = (lambda x, y: ufunc(y, x)) if flipped else ufunc
+        if isinstance(delta, ColumnDelta):
+            m, n = delta.base.shape
+            if np.ndim(o) > 2:
+                return None
+            ob = np.broadcast_to(o, (m, n))
+            return ColumnDelta(f(delta.base, ob), delta.cols, f(delta.values, ob[:, delta.cols].T))
+        if isinstance(delta, Perturbed) and delta._stack is None and delta.perturbation.x.ndim == 1 \
+                and np.ndim(o) == 2 and o.shape[1] == delta.perturbation.x.shape[0]:
+            p = delta.perturbation
+            cols = p.flat_indices
+            new = p.x[cols] + p.deltas  # the perturbed element of the row vector, per copy
+            return ColumnDelta(f(p.x, o), cols, f(new[:, None], o[:, cols].T))
+    return None
+
+
+def _column_matmul(a, b):
+    """ColumnDelta @ point → rank-one update of the product (dense); point @ ColumnDelta → ColumnDelta."""
+    if isinstance(a, ColumnDelta):
+        o = _single(b)
+        if o is None or np.ndim(o) != 2:
+            return None
+        base = a.base @ o
+        change = a.values - a.base[:, a.cols].T  # (B, m)
+        out = np.repeat(base[None], len(a.cols), axis=0)
+        out += change[:, :, None] * o[a.cols][:, None, :]
+        return Batched(out)
+    if isinstance(b, ColumnDelta):
+        o = _single(a)
+        if o is None or np.ndim(o) != 2:
+            return None
+        return ColumnDelta(o @ b.base, b.cols, b.values @ o.T)
+    return None
+
+
 def _rank_one_matmul(a, b):
     """a @ b for logical matrices when one operand is a lazy Perturbed and the other a single point:
     copy k's product is the base product plus δ_k times a row or column, never a full matmul per copy."""
@@ -78,13 +155,13 @@ def _rank_one_matmul(a, b):
     if p.x.ndim != 2 or other.ndim != 2:
         return None
     base = p.x @ other if left else other @ p.x  # (m, n)
-    out = np.repeat(base[None], len(p), axis=0)
     rows, cols = np.unravel_index(p.flat_indices, p.x.shape)
     ks = np.arange(len(p))
-    if left:  # A[i, j] += δ changes row i of A @ B by δ·B[j, :]
+    if left:
+        out = np.repeat(base[None], len(p), axis=0)  # A[i, j] += δ changes row i of A @ B by δ·B[j, :]
         out[ks, rows, :] += p.deltas[:, None] * other[cols, :]
-    else:  # B[i, j] += δ changes column j of A @ B by δ·A[:, i]
-        out[ks, :, cols] += p.deltas[:, None] * other[:, rows].T
+    else:  # B[i, j] += δ changes column j of A @ B by δ·A[:, i]: kept as a ColumnDelta
+        return ColumnDelta(base, cols, base[:, cols].T + p.deltas[:, None] * other[:, rows].T)
     return Batched(out)
 
 
@@ -108,6 +185,10 @@ def _aligned(a, b):
 
 def _binary(ufunc, a, b):
     a, b = _lift(a), _lift(b)
+    if isinstance(a, (ColumnDelta, Perturbed)) or isinstance(b, (ColumnDelta, Perturbed)):
+        out = _column_binary(ufunc, a, b)
+        if out is not None:
+            return out
     if not isinstance(a, Batched):
         return Batched(ufunc(a, b.data))
     if not isinstance(b, Batched):
@@ -117,6 +198,10 @@ def _binary(ufunc, a, b):
 
 def _matmul(a, b):
     a, b = _lift(a), _lift(b)
+    if isinstance(a, ColumnDelta) or isinstance(b, ColumnDelta):
+        out = _column_matmul(a, b)
+        if out is not None:
+            return out
     lazy = [o for o in (a, b) if isinstance(o, Perturbed) and o._stack is None]
     if len(lazy) == 1 and (b if lazy[0] is a else a).data.shape[0] == 1:
         out = _rank_one_matmul(a, b)
@@ -134,6 +219,13 @@ def _matmul(a, b):
     if a.ndim == 1:
         out = out[..., 0, :] if b.ndim != 1 else out[..., 0]
     return Batched(out)
+
+
+def _unary(fn, a):
+    a = _lift(a)
+    if isinstance(a, ColumnDelta):
+        return a.map(fn)
+    return Batched(fn(a.data))
 
 
 def _axes(x, axis):
@@ -163,13 +255,13 @@ class BatchedNumpy(Vocabulary):
     def maximum(self, a, b): return _binary(np.maximum, a, b)
     def negative(self, a): return Batched(-_lift(a).data)
     def power(self, a, exponent): return _lift(a) ** exponent
-    def exp(self, a): return Batched(np.exp(_lift(a).data))
-    def log(self, a): return Batched(np.log(_lift(a).data))
-    def sin(self, a): return Batched(np.sin(_lift(a).data))
-    def cos(self, a): return Batched(np.cos(_lift(a).data))
-    def tanh(self, a): return Batched(np.tanh(_lift(a).data))
-    def sigmoid(self, a): return Batched(sigmoid_value(_lift(a).data))
-    def relu(self, a): return Batched(np.maximum(_lift(a).data, 0))
+    def exp(self, a): return _unary(np.exp, a)
+    def log(self, a): return _unary(np.log, a)
+    def sin(self, a): return _unary(np.sin, a)
+    def cos(self, a): return _unary(np.cos, a)
+    def tanh(self, a): return _unary(np.tanh, a)
+    def sigmoid(self, a): return _unary(sigmoid_value, a)
+    def relu(self, a): return _unary(lambda v: np.maximum(v, 0), a)
     def matmul(self, a, b): return _matmul(a, b)
 
     def sum(self, a, axis=None, keepdims=False):
