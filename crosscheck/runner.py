@@ -233,7 +233,13 @@ def _judge_case(case, dtype, backends, reference, probe, pairs):
             continue
         evaluations[backend.name] = ev
         for param in case.wrt:
-            row = _judge_param(case, param, backend.name, dtype, ev.grads[param], reference, probe)
+            try:
+                row = _judge_param(case, param, backend.name, dtype, ev.grads[param], reference, probe)
+            except Exception as exc:  # a gradient that cannot even be compared (missing, wrong shape)
+                rows.append(Row(case.name, param, backend.name, dtype, "error",
+                                message=f"case {case.name!r}, parameter {param!r}, backend {backend.name}, dtype "
+                                        f"{dtype}: the gradient could not be judged: {type(exc).__name__}: {exc}"))
+                continue
             row.note = row.note or "; ".join(f"{op}: {how}" for op, how in sorted(ev.notes.items()))
             rows.append(_apply_expectation(case, row))
     for r in rows:

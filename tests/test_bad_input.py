@@ -284,3 +284,23 @@ def test_discovery_without_an_error_list_still_raises(tmp_path):
     folder_with(tmp_path, broken="def (:\n")
     with pytest.raises(CatalogueError, match="broken.py:1"):
         discover([tmp_path])
+
+
+class WrongShape(CoreBackend):
+    """A backend whose gradient comes back with the wrong shape (a buggy framework binding)."""
+
+    name = "wrongshape"
+
+    def evaluate(self, case, point, dtype):
+        ev = super().evaluate(case, point, dtype)
+        ev.grads = {k: v[:1] for k, v in ev.grads.items()}
+        return ev
+
+
+def test_a_backend_gradient_of_the_wrong_shape_is_an_error_row(tmp_path):
+    (tmp_path / "good.py").write_text(textwrap.dedent(GOOD))
+    rows = runner.run(discover([tmp_path]), backends=["core", WrongShape()], dtypes=("float64",))
+    by = {r.backend: r for r in rows}
+    assert by["core"].verdict == "pass"
+    assert by["wrongshape"].verdict == "error" and "gradient has shape (1,), the reference (3,)" in by[
+        "wrongshape"].message
