@@ -29,7 +29,10 @@ def _describe_exception(case, exc):
 
     line = _line_in(exc, case.file)
     where = f"{case.file}:{line}" if line else case.location
-    return f"case {case.name!r} ({where}): {type(exc).__name__}: {exc}"
+    hint = ""
+    if "does not support ufuncs" in str(exc):  # np.sin(x) and the like on a backend's array
+        hint = " (a numpy function was called on a backend's array inside the case: use nn's ops, e.g. nn.sin)"
+    return f"case {case.name!r} ({where}): {type(exc).__name__}: {exc}{hint}"
 
 
 def load_error_rows(errors):

@@ -84,7 +84,8 @@ def local_gradients(catalogue, backends, numeric):
         num = _article_difference(numeric, catalogue[name], param, step)
         for b in _applying(backends, catalogue[name]):
             diff = float(np.max(np.abs(_grads(catalogue[name], b)[param] - num)))
-            records.append({"quantity": f"{name}: max |d{param} - finite difference (step {step:g})|",
+            records.append({"quantity": f"{name}: max |d{param} - finite difference (step {step:g})|, "
+                                        f"matches when below {limit:g}",
                             "backend": b.name, "article": article, "crosscheck": f"{diff:.2e}",
                             "matches": diff < limit})
     return _frame(records)

@@ -82,6 +82,16 @@ class Vocabulary:
     def binding(self, op):
         return self.bindings.get(op, "native")
 
+    def __getattr__(self, name):
+        # only reached for a name that is no op: say which ops there are, and the likely one
+        import difflib
+
+        if name.startswith("__"):
+            raise AttributeError(name)
+        close = difflib.get_close_matches(name, OPS, n=1)
+        hint = f"; did you mean nn.{close[0]}?" if close else f"; the ops are: {', '.join(OPS)}"
+        raise AttributeError(f"nn has no op {name!r}{hint}")
+
 
 for _name in OPS:
     setattr(Vocabulary, _name, _missing(_name))

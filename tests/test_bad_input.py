@@ -304,3 +304,21 @@ def test_a_backend_gradient_of_the_wrong_shape_is_an_error_row(tmp_path):
     assert by["core"].verdict == "pass"
     assert by["wrongshape"].verdict == "error" and "gradient has shape (1,), the reference (3,)" in by[
         "wrongshape"].message
+
+
+@pytest.mark.parametrize("body,words", [
+    ("return nn.sigmiod(x)", "nn has no op 'sigmiod'; did you mean nn.sigmoid?"),
+    ("return np.sin(x)", "use nn's ops, e.g. nn.sin"),
+])
+def test_a_typo_or_a_numpy_call_in_a_case_says_what_to_use(tmp_path, body, words):
+    rows = run_folder(folder_with(tmp_path, good=GOOD, bad=f"""
+        import numpy as np
+        from crosscheck import case, inputs
+
+        @case(x=inputs.normal(3))
+        def slip(nn, x):
+            {body}
+    """))
+    (row,) = only(rows, "slip")
+    assert row.verdict == "error" and words in row.message and "bad.py:7" in row.message
+    assert_good_still_passes(rows)

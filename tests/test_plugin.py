@@ -173,7 +173,9 @@ def test_ids_in_the_xfails_file_become_xfails_and_unknown_ids_warn(pytester):
     """))
     result = pytester.runpytest(*INNER, "--crosscheck-cases", "mine", *NUMPY_ONLY, "--crosscheck-xfails", "xfails.txt",
                                 "-rx")
-    result.assert_outcomes(passed=2, xfailed=2, warnings=1)
+    # the stale id's warning is checked by its text below; other environment-dependent warnings (e.g. pytest's
+    # note that an editable crosscheck was imported before assertion rewriting) are not counted
+    result.assert_outcomes(passed=2, xfailed=2)
     result.stdout.fnmatch_lines([
         "*xfails.txt:6: PytestWarning: renamed_case[[]core-float64[]] matches no collected test*",
         "XFAIL mine/wrong.py::my_sin[[]handwritten-float64[]] - factor 2 left in, see issue 7",

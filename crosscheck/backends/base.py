@@ -27,8 +27,8 @@ def output_shape(out, nn):
     """The shape of a case's output, after checking it is an array of ``nn``'s backend."""
     shape = getattr(out, "shape", None)
     if shape is None or isinstance(out, (bool, str)):
-        raise CaseOutputError(f"the case returned {type(out).__name__} {out!r:.60}, not an array: "
-                              f"return one {nn.array_name} built from nn's ops and the inputs")
+        raise CaseOutputError(f"the case returned a {type(out).__name__}, not an array: return a single array "
+                              f"(one output) built from nn's ops and the inputs")
     if not nn.is_native(out):
         raise CaseOutputError(f"the case returned a {type(out).__module__}.{type(out).__name__}, not a "
                               f"{nn.array_name}: on backend {nn.backend!r} it must be built from nn's ops and the "

@@ -240,7 +240,7 @@ class BatchedNumpy(Vocabulary):
     """``nn`` as plain float64 numpy over stacks of points."""
 
     backend = "numeric"
-    array_name = "numeric stack"
+    array_name = "reference array (a stack of plain-numpy points)"
 
     def is_native(self, x):
         return isinstance(x, Batched)
