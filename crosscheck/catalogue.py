@@ -183,8 +183,9 @@ def case(name=None, *, tags=(), tolerance=None, dtypes=DTYPES, backward=None, co
 
     def register(fn):
         case_name = name or fn.__name__
-        params = list(inspect.signature(fn).parameters)
-        takes_var_kw = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values())
+        signature = inspect.signature(fn).parameters
+        params = list(signature)
+        takes_var_kw = any(p.kind is p.VAR_KEYWORD for p in signature.values())
         missing = [k for k in inputs if k not in params and not takes_var_kw]
         if not params or missing:
             raise CatalogueError(

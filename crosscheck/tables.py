@@ -124,12 +124,18 @@ def to_text(rows) -> str:
     return "\n".join(lines)
 
 
-def to_markdown(rows) -> str:
-    head = [h for h, _ in SHORT]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _short_cells(r)) + " |")
+def _markdown(header, records) -> str:
+    """A GitHub Markdown table from a header and rows of cells (pipes escaped, newlines flattened)."""
+    def cell(v):
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in values) + " |" for values in records]
     return "\n".join(lines) + "\n"
+
+
+def to_markdown(rows) -> str:
+    return _markdown([h for h, _ in SHORT], (_short_cells(r) for r in rows))
 
 
 def counts(rows) -> dict:
@@ -246,11 +252,7 @@ def versions():
 
 def markdown_table(df) -> str:
     """A DataFrame as a GitHub Markdown table (cells as they are: format before)."""
-    cols = [str(c).replace("|", "\\|") for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for values in df.itertuples(index=False):
-        lines.append("| " + " | ".join(str(v).replace("|", "\\|").replace("\n", " ") for v in values) + " |")
-    return "\n".join(lines) + "\n"
+    return _markdown(list(df.columns), df.itertuples(index=False))
 
 
 def write_table(folder, name, df, *, header=None, formats=("csv", "md", "json")) -> list[Path]:
