@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-VERDICTS = ("pass", "fail", "expected-discrepancy", "kink", "nan", "error", "skipped")
+VERDICTS = ("pass", "fail", "expected-discrepancy", "kink", "unjudged", "nan", "error", "skipped")
 #: verdicts that make a run fail (exit code non-zero)
 FAILING = frozenset({"fail", "nan", "error"})
 
@@ -49,6 +49,11 @@ DEFAULT_TOLERANCES = {
     "float64": Tolerance(atol=1e-7, rtol=1e-6),
     "float32": Tolerance(atol=1e-5, rtol=1e-4),
 }
+#: float64, where every element's reference came from the complex-step oracle (error ~1e-15 relative):
+#: the reference no longer needs room, so the tolerance is what float64 backends need (calibrated)
+ORACLE_TOLERANCE = Tolerance(atol=1e-12, rtol=1e-10)
+#: an element may be off by this many times the reference's own error estimate, beyond the tolerance
+REFERENCE_ERROR_FACTOR = 2.0
 
 
 @dataclass
@@ -65,29 +70,41 @@ class Comparison:
     size: int
     scale: float = 0.0  # max |reference|: the gradient's own magnitude
     worst_ratio: float = 0.0  # the worst element's error ÷ what was allowed (> 1 fails)
+    # flat indices of elements outside the tolerance but within the reference's own error, where that
+    # error is larger than the tolerance: the reference cannot tell
+    uncertain: np.ndarray = field(default_factory=lambda: np.array([], int))
 
     @property
     def passed(self):
         return self.mismatched.size == 0 and self.nonfinite.size == 0
 
 
-def compare(value, reference, tolerance: Tolerance) -> Comparison:
-    """Elementwise errors of ``value`` against ``reference`` (both cast to float64)."""
+def compare(value, reference, tolerance: Tolerance, error=None) -> Comparison:
+    """Elementwise errors of ``value`` against ``reference`` (both cast to float64).
+
+    ``error``, optional, is the reference's own error estimate per element: an element passes when
+    ``|value - reference| <= atol + rtol·|reference| + REFERENCE_ERROR_FACTOR·error``; one that needs the
+    reference's error to pass, where that error is larger than the tolerance itself, is ``uncertain``
+    (neither passed nor failed: the reference is not good enough to tell)."""
     value = np.asarray(value, dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)
     if value.shape != reference.shape:
         raise ValueError(f"gradient has shape {value.shape}, the reference {reference.shape}")
+    slack = 0.0 if error is None else REFERENCE_ERROR_FACTOR * np.asarray(error, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         abs_err = np.abs(value - reference)
         rel_err = np.where(abs_err == 0, 0.0, abs_err / np.abs(reference))
     finite = np.isfinite(value) & np.isfinite(reference)
     nonfinite = np.flatnonzero(~np.isfinite(value) & np.isfinite(reference))
-    bad = finite & ~(abs_err <= tolerance.atol + tolerance.rtol * np.abs(reference))
+    allowed = tolerance.atol + tolerance.rtol * np.abs(reference)
+    outside = finite & ~(abs_err <= allowed)
+    bad = outside & ~(abs_err <= allowed + slack)
+    uncertain = np.flatnonzero(outside & ~bad & (slack > allowed))
     if value.size == 0:
         return Comparison(0.0, 0.0, (), np.nan, np.nan, np.array([], int), nonfinite, 0)
     # The worst element: the largest error in units of what was allowed.
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(finite, abs_err / (tolerance.atol + tolerance.rtol * np.abs(reference)), np.inf)
+        ratio = np.where(finite, abs_err / (allowed + slack), np.inf)
     flat = int(np.nanargmax(np.where(np.isnan(ratio), np.inf, ratio)))
     worst = np.unravel_index(flat, value.shape) if value.ndim else ()
     return Comparison(
@@ -101,6 +118,7 @@ def compare(value, reference, tolerance: Tolerance) -> Comparison:
         size=value.size,
         scale=float(np.max(np.abs(np.where(np.isfinite(reference), reference, 0.0)))),
         worst_ratio=float(ratio.flat[flat]),
+        uncertain=uncertain,
     )
 
 
@@ -148,6 +166,25 @@ class Pair:
 
 
 @dataclass
+class Convention:
+    """At a kink, backends that return different valid subgradients: the point's left and right derivatives
+    and every backend's value side by side (one record per kink element where backends differ)."""
+
+    case: str
+    dtype: str
+    param: str
+    index: tuple
+    left: float
+    right: float
+    values: dict  # backend -> its value there
+
+    def describe(self):
+        vals = ", ".join(f"{b} {v:.6g}" for b, v in sorted(self.values.items()))
+        return (f"{self.case} {self.param}{index_str(self.index)} {self.dtype}: left derivative {self.left:.6g}, "
+                f"right {self.right:.6g}; {vals}")
+
+
+@dataclass
 class Row:
     """One verdict: a gradient of one parameter of one case, by one backend in one dtype."""
 
@@ -170,12 +207,37 @@ class Row:
     err_eps: float = float("nan")  # max abs error in units of the dtype's eps at the gradient's scale
     ratio: float = float("nan")  # the worst element's error ÷ (atol + rtol·|reference|): > 1 is outside
     method: str = ""  # how the reference was taken: "central" (every element) or "directional×k"
+    ulps: float = float("nan")  # the worst element's error in units in the last place of the dtype, at the reference
+    precision: str = ""  # rank of this backend's ulps among the backends on the same (case, param, dtype): "1/4"
+    ref_error: float = float("nan")  # the reference's largest error estimate ÷ the tolerance it is judged with
+    detectable: float = float("nan")  # directional: the smallest single-element error the check was sure to catch
+    forward: str = ""  # the backend's forward value where it differs from the reference's beyond tolerance
 
 
 def error_in_eps(max_abs, scale, dtype):
     """max |g - r| / (eps(dtype) · max(max|r|, tiny)): how many roundings of the gradient's own size."""
     finfo = np.finfo(np.dtype(dtype))
     return float(max_abs / (finfo.eps * max(scale, finfo.tiny)))
+
+
+def ulp_error(value, reference, dtype):
+    """max_i |value_i - reference_i| / ulp_dtype(reference_i), over the elements whose reference is at least
+    eps·max|reference| (below that an absolute error at the gradient's scale is all the dtype can give, and
+    an ulp count of it means nothing). 0 for an empty or exactly matching gradient."""
+    value = np.asarray(value, dtype=np.float64).reshape(-1)
+    reference = np.asarray(reference, dtype=np.float64).reshape(-1)
+    ok = np.isfinite(value) & np.isfinite(reference)
+    if not ok.any():
+        return float("nan")
+    ft = np.dtype(dtype).type
+    r = np.abs(reference[ok])
+    scale = float(np.max(r))
+    keep = r >= np.finfo(ft).eps * scale
+    if not keep.any():
+        return 0.0
+    ulp = np.spacing(r[keep].astype(ft)).astype(np.float64)
+    ulp = np.where(ulp > 0, ulp, np.spacing(ft(np.finfo(ft).tiny)).astype(np.float64))
+    return float(np.max(np.abs(value[ok][keep] - reference[ok][keep]) / ulp))
 
 
 def index_str(index) -> str:

@@ -144,6 +144,16 @@ def rademacher_directions(shape, count, seed):
     return rng.choice(np.array([-1.0, 1.0]), size=(count, *shape))
 
 
+def rademacher_direction(shape, seed, k):
+    """The ``k``-th seeded direction of ±1 entries, as int8 (made on demand: a direction costs one byte per
+    element and is never kept beside the others)."""
+    rng = np.random.default_rng([int(seed), int(k)])
+    v = rng.integers(0, 2, size=shape, dtype=np.int8)
+    v *= 2
+    v -= 1
+    return v
+
+
 def directional_difference(f, x, directions, *, step=None, batched=False):
     """(f(x + h·v) - f(x - h·v)) / 2h for every direction v: the derivative of f along v, 2 evaluations each.
 
@@ -165,3 +175,161 @@ def directional_difference(f, x, directions, *, step=None, batched=False):
     else:
         values = np.array([f(s) for s in stack], dtype=np.float64)
     return (values[:k] - values[k:]) / (2 * float(h))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The reference's estimator: per element, a derivative with its own error estimate.
+#
+# One level of the estimator evaluates f at x ± h/2, x ± h and x ± 2h along one element (or one direction):
+#
+#   central, two steps      c(h)  = (f(x+h) - f(x-h)) / 2h,      c(h/2) = (f(x+h/2) - f(x-h/2)) / h
+#   right, second order     r(h)  = (-3 f(x) + 4 f(x+h) - f(x+2h)) / 2h,   r(h/2) likewise with h/2
+#   left, second order      l(h)  = (3 f(x) - 4 f(x-h) + f(x-2h)) / 2h,    l(h/2) likewise
+#
+# Each pair is combined by Richardson extrapolation (the error of all three stencils is O(h²) where f is smooth,
+# so E(h/2) - E(h) = -3/4 of E(h)'s leading term): D = D(h/2) + (D(h/2) - D(h)) / 3, and |D(h/2) - D(h)| bounds
+# its error (it is 3× the leading error term of D(h/2) where f is smooth, and still bounds it at a C¹ point,
+# where the error of the central difference is O(h)). Round-off adds c·eps·max|f|/h.
+#
+# Where the two one-sided derivatives agree within their errors the point is smooth, and the estimate is whichever
+# of the central and the one-sided mean has the smaller error (at a C¹ point, where f'' jumps, the one-sided
+# stencils keep their O(h²) error while the central one has O(h)). Where one side is not finite (a domain edge
+# within 2h) the finite side is used alone. Where they disagree beyond their errors the point *may* be a kink —
+# or a smooth point whose curvature is large at this step, or a kink within 2h of x: the estimator then goes down
+# a ladder of smaller steps (h·16^-j), and only one-sided derivatives that stay apart at every step down to the
+# finest make a kink. An element whose error is still large at the end has that error as its estimate: the judge
+# then says whether it can judge the backend or not.
+# ---------------------------------------------------------------------------------------------------------------
+
+#: how much smaller each level of the ladder's step is than the one before
+LADDER_RATIO = 16.0
+#: levels of the ladder (the finest step is h·16^-(LEVELS-1), ~1e-20 for a unit input)
+LADDER_LEVELS = 13
+#: one-sided derivatives differing by more than this many times their summed error estimates are apart
+SPLIT_FACTOR = 4.0
+#: the relative accuracy at which the estimator stops going down the ladder
+TARGET_RTOL = 1e-10
+#: round-off allowance of a stencil: this many eps·max|f| / h
+ROUNDOFF = 4.0
+
+SOURCES = ("central", "one-sided mean", "right", "left", "complex step", "none")
+
+
+class Estimate:
+    """Per element of one input (flat arrays over the elements estimated): the derivative, its error
+    estimate, the one-sided derivatives with theirs, whether the point is a kink, and where the value came
+    from (an index into :data:`SOURCES`)."""
+
+    def __init__(self, n):
+        self.value = np.full(n, np.nan)
+        self.error = np.full(n, np.inf)
+        self.right = np.full(n, np.nan)
+        self.left = np.full(n, np.nan)
+        self.right_error = np.full(n, np.inf)
+        self.left_error = np.full(n, np.inf)
+        self.kink = np.zeros(n, bool)
+        self.source = np.full(n, SOURCES.index("none"), dtype=np.int8)
+        self.step = np.full(n, np.nan)
+        self.levels = np.zeros(n, dtype=np.int16)  # how many ladder levels each element took
+
+    def __len__(self):
+        return len(self.value)
+
+    def sources(self):
+        return [SOURCES[s] for s in self.source]
+
+
+def base_steps(x):
+    """The first level's step per element: 2^-17 times the power of two at or below max(|x|, 1); 2^-17
+    for a non-finite element (x ± h stays ±inf, so f there is held constant: the derivative at ±inf is the
+    limit of the function's slope)."""
+    x = np.asarray(x, dtype=np.float64)
+    finite = np.isfinite(x)
+    scale = np.exp2(np.floor(np.log2(np.maximum(np.abs(np.where(finite, x, 1.0)), 1.0))))
+    return CENTRAL_STEP["float64"] * scale
+
+
+def _level(values, f0, h):
+    """The stencils of one level from f at [x+h/2, x-h/2, x+h, x-h, x+2h, x-2h] (rows of ``values``)."""
+    ph, mh, p1, m1, p2, m2 = values
+    fmax = np.max(np.abs(np.where(np.isfinite(values), values, 0.0)), axis=0)
+    fmax = np.maximum(fmax, abs(f0) if np.isfinite(f0) else 0.0)
+    eps = np.finfo(np.float64).eps
+    noise = ROUNDOFF * eps * fmax / h
+    c1, c2 = (p1 - m1) / (2 * h), (ph - mh) / h
+    r1, r2 = (-3 * f0 + 4 * p1 - p2) / (2 * h), (-3 * f0 + 4 * ph - p1) / h
+    l1, l2 = (3 * f0 - 4 * m1 + m2) / (2 * h), (3 * f0 - 4 * mh + m1) / h
+    central = (c2 + (c2 - c1) / 3, np.abs(c2 - c1) + 2 * noise)
+    right = (r2 + (r2 - r1) / 3, np.abs(r2 - r1) + 8 * noise)
+    left = (l2 + (l2 - l1) / 3, np.abs(l2 - l1) + 8 * noise)
+    finite_c = np.isfinite(ph) & np.isfinite(mh) & np.isfinite(p1) & np.isfinite(m1)
+    finite_r = np.isfinite(ph) & np.isfinite(p1) & np.isfinite(p2)
+    finite_l = np.isfinite(mh) & np.isfinite(m1) & np.isfinite(m2)
+    return central, right, left, finite_c, finite_r, finite_l, noise
+
+
+def _scale(value, error):
+    """A magnitude for relative targets: the largest well-estimated |derivative| among the elements."""
+    ok = np.isfinite(value) & np.isfinite(error)
+    return float(np.max(np.abs(value[ok]))) if ok.any() else 0.0
+
+
+def estimate_derivatives(evaluate, f0, h0, *, ladder=LADDER_LEVELS, ratio=LADDER_RATIO):
+    """Derivatives with error estimates along n directions (see the comment above).
+
+    ``evaluate(k, offsets)`` returns f at x + offsets[j]·d_k for the directions ``k`` (an index array)
+    and a matching array of offsets, as float64. ``f0`` is f(x); ``h0`` the first step per direction.
+    Returns an :class:`Estimate`.
+    """
+    h0 = np.asarray(h0, dtype=np.float64)
+    n = h0.size
+    est = Estimate(n)
+    best_err = np.full(n, np.inf)
+    apart = np.zeros(n, bool)  # one-sided derivatives apart at every level visited so far
+    todo = np.arange(n)
+    h = h0.copy()
+    for level in range(ladder):
+        if todo.size == 0:
+            break
+        hk = h[todo]
+        offsets = np.stack([hk / 2, -hk / 2, hk, -hk, 2 * hk, -2 * hk])  # (6, m)
+        values = evaluate(np.tile(todo, 6), offsets.reshape(-1)).reshape(6, todo.size)
+        (cv, ce), (rv, re), (lv, le), fc, fr, fl, noise = _level(values, f0, hk)
+        est.levels[todo] = level + 1
+        both = fr & fl
+        split = both & (np.abs(rv - lv) > SPLIT_FACTOR * (re + le))
+        apart[todo] = (apart[todo] | (level == 0)) & split
+        # the smooth candidates, the best (smallest error) kept across levels
+        cands = [(np.where(fc, cv, np.nan), np.where(fc, ce, np.inf), 0),
+                 (np.where(both & ~split, (rv + lv) / 2, np.nan),
+                  np.where(both & ~split, (re + le) / 2 + np.abs(rv - lv) / 2, np.inf), 1),
+                 (np.where(fr & ~fl, rv, np.nan), np.where(fr & ~fl, re, np.inf), 2),
+                 (np.where(fl & ~fr, lv, np.nan), np.where(fl & ~fr, le, np.inf), 3)]
+        for value, error, source in cands:
+            better = np.isfinite(value) & (error < best_err[todo]) & ~split
+            sel = todo[better]
+            est.value[sel], est.error[sel], est.source[sel] = value[better], error[better], source
+            est.step[sel] = hk[better]
+            best_err[sel] = error[better]
+        # one-sided derivatives: those with the smallest error over the levels where both were finite
+        keep = both & (re + le < est.right_error[todo] + est.left_error[todo])
+        est.right[todo[keep]], est.right_error[todo[keep]] = rv[keep], re[keep]
+        est.left[todo[keep]], est.left_error[todo[keep]] = lv[keep], le[keep]
+        # where a split point has no smooth estimate yet, hold the central one (the kink's mean) meanwhile
+        hold = split & fc & ~np.isfinite(est.value[todo])
+        est.value[todo[hold]], est.error[todo[hold]], est.source[todo[hold]] = cv[hold], ce[hold], 0
+        est.step[todo[hold]] = hk[hold]
+        scale = _scale(est.value, est.error)
+        target = TARGET_RTOL * (np.abs(est.value[todo]) + scale)
+        # done: accurate enough, or limited by round-off already (a smaller step would only add to it)
+        roundoff_bound = np.where(fc, ce, np.where(both, re + le, np.inf)) <= 12 * noise
+        converged = ~split & np.isfinite(est.value[todo]) & ((best_err[todo] <= target) | roundoff_bound)
+        # round-off alone at this step already exceeds the best error: a smaller step cannot do better
+        stalled = ~split & np.isfinite(best_err[todo]) & (12 * noise >= best_err[todo])
+        # apart at every level so far, and the next level's round-off would hide the split: a kink, to the
+        # precision the arithmetic allows (a kink nearer to x than this step is one in float64)
+        resolved = split & apart[todo] & (SPLIT_FACTOR * LADDER_RATIO * 16 * noise >= np.abs(rv - lv))
+        todo = todo[~(converged | stalled | resolved)]
+        h = h / ratio
+    est.kink = apart & np.isfinite(est.right) & np.isfinite(est.left)
+    return est

@@ -1,79 +1,195 @@
 """The float64 reference for one case in one dtype, computed once and shared by every backend.
 
-Each differentiated input is checked one of two ways:
+Every differentiated input gets, per element, a derivative *and an estimate of its error*
+(:func:`crosscheck.numerical.estimate_derivatives`): central and one-sided second-order differences at
+two steps, combined by Richardson extrapolation, the step going down a ladder where the estimate is not
+yet good (small |x| near a singularity, a domain edge within the step, a kink nearby). Where the case is
+analytic along the way, a complex step (the numeric vocabulary evaluated on complex inputs) replaces the
+estimate with one good to ~1e-15 relative — the *oracle* — after checking it agrees with the finite
+differences within their error.
 
-- ``central``: a central difference for every element (2 evaluations per
-  element, batched) — exact to ~1e-10 and says *which* element is wrong;
-- ``directional``: the derivative along ``k`` seeded random ±1 directions
-  (2 evaluations per direction, whatever the size) — for large inputs, where
-  element-wise differences cost too much. Every element enters every
-  projection with weight ±1, so a single wrong element of size δ shifts each
-  projection by δ; a failed projection then falls back to element-wise
-  differences, where affordable, to name the worst element.
+Each input is checked one of two ways:
 
-``method="auto"`` takes ``central`` for inputs of at most ``central_max``
-elements and ``directional`` beyond.
+- ``central``: every element as above — says *which* element is wrong;
+- ``directional``: the derivative along ``k`` seeded random ±1 directions, estimated the same way
+  along each direction (6 evaluations per direction, whatever the input's size) — for large inputs.
+
+``method="auto"`` takes ``central`` for inputs of at most ``central_max`` elements and ``directional``
+beyond. The forward value is computed twice at the point: a case whose value differs between two calls
+(its own randomness, a counter) cannot be differentiated numerically, and says so.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .numerical import SOURCES
+
 METHODS = ("auto", "central", "directional")
 #: inputs up to this many elements get element-wise central differences under method="auto"
 CENTRAL_MAX = 1 << 14
 #: random directions per input under the directional method
 DIRECTIONS = 16
+#: the oracle is used where it agrees with the finite differences within this many times their error
+ORACLE_AGREEMENT = 4.0
+#: the oracle's own error: this many eps of the derivative, plus this many eps of the input's largest one
+ORACLE_ULPS = (64.0, 16.0)
+
+
+class NotDeterministic(Exception):
+    """The case's value differs between two evaluations at the same point."""
+
+
+class ParamReference:
+    """The reference for one differentiated input: arrays shaped like the input (``central``), or the
+    projections on seeded directions (``directional``)."""
+
+    def __init__(self, method):
+        self.method = method
+        self.grad = self.error = self.right = self.left = self.right_error = self.left_error = None
+        self.kink = self.oracle = None
+        self.sources = None  # per element, the estimate's source (a name from numerical.SOURCES)
+        self.estimate = None  # the numerical.Estimate (flat)
+        self.direction = None  # k -> the k-th direction (directional)
+        self.count = 0
+
+    @property
+    def scale(self):
+        """The largest |derivative| of the input (of the projections, when directional)."""
+        g = self.estimate.value
+        ok = np.isfinite(g)
+        return float(np.max(np.abs(g[ok]))) if ok.any() else 0.0
 
 
 class Reference:
-    """The point (rounded to the dtype), the forward value, and per input its central differences or
-    its directional derivatives; one-sided derivatives on demand, memoised.
+    """The point (rounded to the dtype), the forward value, and per input its :class:`ParamReference`.
 
-    Raises whatever the case raises when it cannot be evaluated in plain numpy.
+    Raises whatever the case raises when it cannot be evaluated in plain numpy, and :class:`NotDeterministic`
+    when two evaluations at the point differ.
     """
 
-    def __init__(self, case, dtype, numeric, method="auto", directions=DIRECTIONS, central_max=CENTRAL_MAX):
+    def __init__(self, case, dtype, numeric, method="auto", directions=DIRECTIONS, central_max=CENTRAL_MAX,
+                 oracle=True):
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        self.case, self.numeric = case, numeric
+        self.case, self.numeric, self.dtype = case, numeric, dtype
         self.point = {k: v.astype(np.float64) for k, v in case.point(dtype).items()}
+        for v in self.point.values():
+            v.setflags(write=False)
         self.value = numeric.value(case, self.point)
-        self.methods, self.grads, self.directions, self.projections = {}, {}, {}, {}
+        again = numeric.value(case, self.point)
+        if not (again == self.value or (np.isnan(again) and np.isnan(self.value))):
+            raise NotDeterministic(
+                f"the case is not deterministic: its value at the same {dtype} point was {self.value!r}, then "
+                f"{again!r} (randomness or state inside the case function?): finite differences of it mean "
+                f"nothing, so no gradient can be judged")
+        self.oracle_note = ""
+        self.params = {}
+        self._joint = {}
+        if not np.isfinite(self.value):
+            return
         for param in case.wrt:
             size = self.point[param].size
             use_central = method == "central" or (method == "auto" and size <= central_max)
-            self.methods[param] = "central" if use_central else "directional"
             if use_central:
-                self.grads[param] = numeric.central(case, self.point, param)
+                self.params[param] = self._central(param, oracle)
             else:
-                v = self.directions_for(param, directions)
-                self.directions[param] = v
-                self.projections[param] = numeric.directional(case, self.point, param, v)
-        self._all_sides = {}
+                self.params[param] = self._directional(param, directions)
 
-    def directions_for(self, param, count):
-        """The seeded ±1 directions for ``param`` (from the case's name, its draw and the input's name)."""
-        from .numerical import rademacher_directions
+    # -- element-wise --------------------------------------------------------------------------------------
 
-        return rademacher_directions(self.point[param].shape, count, self.case.seed(f"{param}<directions>"))
+    def _central(self, param, oracle):
+        ref = ParamReference("central")
+        shape = self.point[param].shape
+        est = self.numeric.estimate(self.case, self.point, param, self.value)
+        ref.estimate = est
+        if oracle:
+            self._apply_oracle(param, est)
+        ref.grad, ref.error = est.value.reshape(shape), est.error.reshape(shape)
+        ref.right, ref.left = est.right.reshape(shape), est.left.reshape(shape)
+        ref.right_error, ref.left_error = est.right_error.reshape(shape), est.left_error.reshape(shape)
+        ref.kink = est.kink.reshape(shape)
+        ref.oracle = (est.source == SOURCES.index("complex step")).reshape(shape)
+        ref.sources = est.source.reshape(shape)
+        return ref
+
+    def _apply_oracle(self, param, est):
+        """Complex-step derivatives where the element is smooth and the case analytic: the estimate is kept
+        where the two disagree beyond the finite differences' error (and the note says why)."""
+        from .backends.numeric import NotAnalytic
+
+        x = self.point[param].reshape(-1)
+        scale = float(np.max(np.abs(est.value[np.isfinite(est.value)]), initial=0.0))
+        usable = ~est.kink & np.isfinite(x) & np.isfinite(est.value) & np.isfinite(est.error) & (
+            est.error <= 1e-2 * (np.abs(est.value) + scale))
+        idx = np.flatnonzero(usable)
+        if idx.size == 0:
+            return
+        try:
+            with np.errstate(all="ignore"):
+                cs = self.numeric.complex_step(self.case, self.point, param, idx)
+        except NotAnalytic as exc:
+            self.oracle_note = f"no complex-step oracle: the case calls {exc.args[0]!r}, which has no complex form"
+            return
+        except Exception as exc:  # the case does something complex inputs cannot take: finite differences stay
+            self.oracle_note = f"no complex-step oracle: the case fails on complex inputs ({type(exc).__name__}: {exc})"
+            return
+        eps = np.finfo(np.float64).eps
+        agree = np.isfinite(cs) & (np.abs(cs - est.value[idx]) <= ORACLE_AGREEMENT * est.error[idx]
+                                   + ORACLE_ULPS[0] * eps * np.abs(cs))
+        if not agree.all():
+            bad = idx[~agree][0]
+            self.oracle_note = (f"complex step disagrees with the finite differences at {param}"
+                                f"{list(np.unravel_index(bad, self.point[param].shape))} ({cs[~agree][0]:.6g} vs "
+                                f"{est.value[bad]:.6g} ± {est.error[bad]:.1e}): not analytic there; finite "
+                                f"differences kept")
+        use = idx[agree]
+        est.value[use] = cs[agree]
+        est.error[use] = ORACLE_ULPS[0] * eps * np.abs(cs[agree]) + ORACLE_ULPS[1] * eps * scale
+        est.source[use] = SOURCES.index("complex step")
+
+    # -- directional ---------------------------------------------------------------------------------------
+
+    def _directional(self, param, count):
+        from .numerical import rademacher_direction
+
+        ref = ParamReference("directional")
+        shape, seed = self.point[param].shape, self.case.seed(f"{param}<directions>")
+        ref.direction = lambda k: rademacher_direction(shape, seed, k)
+        ref.count = count
+        ref.estimate = self.numeric.estimate_directional(self.case, self.point, param, self.value, ref.direction,
+                                                         count)
+        return ref
 
     def method_label(self, param):
-        return "central" if self.methods[param] == "central" else f"directional×{len(self.projections[param])}"
+        ref = self.params[param]
+        return "central" if ref.method == "central" else f"directional×{ref.count}"
 
     def central(self, param):
-        """Element-wise central differences of ``param`` (computed now if the method was directional)."""
-        if param not in self.grads:
-            self.grads[param] = self.numeric.central(self.case, self.point, param)
-        return self.grads[param]
+        """The element-wise reference of ``param`` (computed now if the method was directional)."""
+        ref = self.params[param]
+        if ref.method != "central":
+            ref.fallback = getattr(ref, "fallback", None) or self._central(param, oracle=True)
+            return ref.fallback
+        return ref
 
-    def one_sided(self, param, indices=None):
-        """(right, left, noise) at the flat ``indices`` of ``param``; all elements (memoised) when None."""
-        if indices is not None:
-            return self.numeric.one_sided(self.case, self.point, param, indices)
-        if param not in self._all_sides:
-            self._all_sides[param] = self.numeric.one_sided(self.case, self.point, param, None)
-        return self._all_sides[param]
+    # -- joint kinks ----------------------------------------------------------------------------------------
+
+    def joint(self, directions):
+        """Estimates along sparse directions over several elements (and inputs) at once, memoised by the
+        directions' description: ``directions`` is a tuple of ((param, flat index, weight), ...) tuples."""
+        key = tuple(directions)
+        if key not in self._joint:
+            dicts = []
+            for d in directions:
+                dd = {}
+                for param, i, w in d:
+                    idx, wts = dd.setdefault(param, ([], []))
+                    idx.append(i)
+                    wts.append(w)
+                dicts.append({p: (np.array(i), np.array(w, dtype=np.float64)) for p, (i, w) in dd.items()})
+            self._joint[key] = self.numeric.estimate_joint(self.case, self.point, self.value, dicts)
+        return self._joint[key]
 
 
 def reference_for(case, dtype, numeric=None, **options):
@@ -92,4 +208,5 @@ def reference_for(case, dtype, numeric=None, **options):
         return exc
 
 
-__all__ = ["CENTRAL_MAX", "DIRECTIONS", "METHODS", "Reference", "reference_for"]
+__all__ = ["CENTRAL_MAX", "DIRECTIONS", "METHODS", "NotDeterministic", "ParamReference", "Reference",
+           "reference_for"]

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import backends as backend_registry
-from .compare import (FAILING, Pair, Row, Tolerance, agreement, compare, describe_failure, error_in_eps, index_str,
-                      is_subgradient, kinks)
-from .reference import CENTRAL_MAX, DIRECTIONS, reference_for
+from .compare import (FAILING, ORACLE_TOLERANCE, REFERENCE_ERROR_FACTOR, Convention, Pair, Row, Tolerance, agreement,
+                      compare, describe_failure, error_in_eps, index_str, is_subgradient, kinks, ulp_error)
+from .reference import CENTRAL_MAX, DIRECTIONS, NotDeterministic, reference_for
 
 #: how closely the left and right derivatives must agree (beyond their round-off) for a point to be smooth
 KINK_TOLERANCE = Tolerance(atol=1e-8, rtol=1e-6)
@@ -56,115 +56,306 @@ def _at(flat, shape):
     return index_str(np.unravel_index(int(flat), shape)) if len(shape) else ""
 
 
-def _judge_param(case, param, backend, dtype, grad, reference, probe):
+def _tolerance(case, dtype, pref):
+    """The case's tolerance; in float64 with every element's reference from the complex-step oracle and no
+    tolerance of the case's own, the oracle's (tighter: the reference no longer needs room)."""
+    if dtype == "float64" and dtype not in case.tolerances and pref.oracle is not None and pref.oracle.size \
+            and pref.oracle.all():
+        return ORACLE_TOLERANCE
+    return case.tolerance(dtype)
+
+
+def _reference_label(pref):
+    if pref.oracle is None or not pref.oracle.size:
+        return "finite-difference"
+    if pref.oracle.all():
+        return "complex-step"
+    return "complex-step+finite-difference" if pref.oracle.any() else "finite-difference"
+
+
+def _judge_param(case, param, backend, dtype, grad, reference, probe, others_finite):
     """One row: the gradient against the reference, by the method the reference took for this input."""
-    if reference.methods[param] == "directional":
-        return _judge_directional(case, param, backend, dtype, grad, reference)
-    return _judge_central(case, param, backend, dtype, grad, reference, probe)
+    if reference.params[param].method == "directional":
+        return _judge_directional(case, param, backend, dtype, grad, reference, probe, others_finite)
+    return _judge_central(case, param, backend, dtype, grad, reference.params[param], probe, others_finite)
 
 
 #: a failed directional check falls back to element-wise differences up to this size, to name the worst element
 FALLBACK_MAX = 1 << 18
+#: the directional check's allowance for a correct backend's rounding: per element this many units of the
+#: dtype's eps times (|g_i| + max|g| / 16), the errors of different elements adding up like a random walk
+#: (the directions are random signs, independent of the errors), and this many standard deviations of it
+ROUNDING_ULPS, ROUNDING_SIGMAS = 32.0, 6.0
 
 
-def _judge_directional(case, param, backend, dtype, grad, reference):
-    """The gradient's projections on the reference's random ±1 directions against the directional differences.
+def _projection_allowance(g, dtype):
+    eps = np.finfo(np.dtype(dtype)).eps
+    a = np.abs(g.reshape(-1))
+    m = float(np.max(a, initial=0.0))
+    return ROUNDING_SIGMAS * ROUNDING_ULPS * eps * float(np.sqrt(np.sum((a + m / 16) ** 2)))
 
-    Allowed per projection: Σ_i |v_i|·(atol + rtol·|g_i|) = n·atol + rtol·Σ|g_i|, what element-wise
-    tolerance would allow if every element's error added up with the same sign.
+
+def _judge_directional(case, param, backend, dtype, grad, reference, probe, others_finite):
+    """The gradient's projections on the reference's random ±1 directions against the directional estimates.
+
+    Allowed per projection: the estimate's own error (×2) plus what rounding in the backend's dtype can do to a
+    correct projection (see ROUNDING_ULPS); along a direction on which the function has a kink, the projection
+    must lie between the left and right directional derivatives. A single wrong element of size δ moves every
+    projection by δ, so the row states the smallest δ it was sure to catch. A failed projection falls back to
+    the element-wise judge (kinks probed), which names the element.
     """
     tol = case.tolerance(dtype)
+    pref = reference.params[param]
+    est = pref.estimate
     row = Row(case.name, param, backend, dtype, "pass", atol=tol.atol, rtol=tol.rtol,
-              method=reference.method_label(param))
+              method=reference.method_label(param), reference="finite-difference")
     g = np.asarray(grad, dtype=np.float64)
+    if g.shape != reference.point[param].shape:
+        raise ValueError(f"gradient has shape {g.shape}, the input {reference.point[param].shape}")
     if not np.isfinite(g).all():
         bad = ", ".join(f"{param}{_at(i, g.shape)}" for i in np.flatnonzero(~np.isfinite(g))[:8])
         row.verdict = "nan"
         row.message = (f"case {case.name!r}, parameter {param!r}, backend {backend}, dtype {dtype}: "
                        f"gradient is NaN or inf at {bad}")
         return row
-    v, d = reference.directions[param], reference.projections[param]
-    got = v.reshape(len(d), -1) @ g.reshape(-1)
-    err = np.abs(got - d)
-    allowed = tol.atol * g.size + tol.rtol * np.sum(np.abs(g))
-    k = int(np.argmax(err))
-    row.max_abs, row.worst_index, row.value, row.expected = float(err[k]), (k,), float(got[k]), float(d[k])
+    flat = g.reshape(-1)
+    got = np.array([float(flat @ pref.direction(k).reshape(-1)) for k in range(pref.count)])
+    rounding = _projection_allowance(g, dtype)
+    with np.errstate(invalid="ignore"):
+        allowed = REFERENCE_ERROR_FACTOR * est.error + rounding
+        lo, hi = np.minimum(est.left, est.right), np.maximum(est.left, est.right)
+        kink_slack = REFERENCE_ERROR_FACTOR * (est.left_error + est.right_error) + rounding
+        err = np.where(est.kink, np.maximum(np.maximum(lo - got, got - hi), 0.0), np.abs(got - est.value))
+        bad = np.where(est.kink, err > kink_slack, ~(err <= allowed))
+    k = int(np.nanargmax(np.where(np.isfinite(err), err / np.where(est.kink, kink_slack, allowed), np.inf)))
+    row.max_abs, row.worst_index, row.value, row.expected = float(err[k]), (k,), float(got[k]), float(est.value[k])
     with np.errstate(divide="ignore", invalid="ignore"):
-        row.max_rel = float(np.max(np.where(err == 0, 0.0, err / np.abs(d))))
-    row.ratio = float(err[k] / allowed) if allowed else float("inf") if err[k] else 0.0
-    row.err_eps = error_in_eps(float(err[k]) / g.size, float(np.max(np.abs(d))) / g.size, dtype)
-    failing = int(np.sum(err > allowed))
+        row.max_rel = float(np.max(np.where(err == 0, 0.0, err / np.abs(est.value))))
+        row.ratio = float(err[k] / (kink_slack[k] if est.kink[k] else allowed[k]))
+    row.err_eps = error_in_eps(float(err[k]) / g.size, float(np.max(np.abs(est.value))) / g.size, dtype)
+    smooth = ~est.kink & np.isfinite(allowed)
+    row.detectable = float(np.min((allowed + np.abs(got - est.value))[smooth])) if smooth.any() else float("nan")
+    row.note = (f"directional: a single element off by {row.detectable:.2e} or more is caught"
+                if smooth.any() else "")
+    failing = int(np.sum(bad))
+    unsure = ~np.isfinite(est.value) | ~np.isfinite(est.error)
+    if not failing and not unsure.any():
+        if est.kink.any():
+            row.verdict = "kink"
+            row.message = (f"{int(est.kink.sum())} of {pref.count} directions cross a kink of {param!r}; "
+                           f"{backend}'s projections lie between the left and right directional derivatives")
+        return row
     if not failing:
+        row.verdict = "unjudged"
+        row.message = (f"case {case.name!r}, parameter {param!r}: the directional reference is not finite or "
+                       f"has no error bound along {int(unsure.sum())} of {pref.count} directions")
         return row
     row.verdict = "fail"
     row.message = (f"case {case.name!r}, parameter {param!r}, backend {backend}, dtype {dtype}: directional check, "
-                   f"{failing} of {len(d)} random ±1 directions outside tolerance; worst direction {k}: got g·v = "
-                   f"{got[k]:.10g}, reference {d[k]:.10g}; abs error {err[k]:.3e}, rel error {row.max_rel:.3e}; "
-                   f"allowed n·atol + rtol·Σ|g| = {allowed:.3e} (n = {g.size}, atol={tol.atol:.1e}, "
-                   f"rtol={tol.rtol:.1e}); inputs {case.inputs_summary(dtype)}")
+                   f"{failing} of {pref.count} random ±1 directions outside tolerance; worst direction {k}: got g·v = "
+                   f"{got[k]:.10g}, reference {est.value[k]:.10g} ± {est.error[k]:.1e}; abs error {err[k]:.3e}; "
+                   f"allowed {allowed[k]:.3e} (the reference's error ×{REFERENCE_ERROR_FACTOR:g} + {dtype} rounding "
+                   f"{rounding:.2e}); inputs {case.inputs_summary(dtype)}")
     if g.size <= FALLBACK_MAX:  # locate the culprit, as gradcheck re-runs its slow mode when the fast one fails
-        c = compare(g, reference.central(param), tol)
-        row.worst_index = c.worst_index
-        where = f"{param}{index_str(c.worst_index)}" if c.worst_index else param
-        row.message += (f"; element-wise central differences: {c.mismatched.size} of {c.size} elements outside, "
-                        f"worst at {where}: got {c.value_at_worst:.10g}, reference {c.reference_at_worst:.10g}")
+        fallback = _judge_central(case, param, backend, dtype, grad, reference.central(param), probe, others_finite)
+        fallback.method = f"{row.method}, then central"
+        fallback.note = "; ".join(x for x in (row.note, fallback.note) if x)
+        if fallback.verdict in ("pass", "kink", "unjudged"):
+            fallback.note += (f"; the directional check had flagged {failing} of {pref.count} directions "
+                              f"({row.message}), but the element-wise check finds every element right")
+        else:
+            fallback.message = row.message + "; element-wise: " + fallback.message
+        return fallback
     return row
 
 
-def _judge_central(case, param, backend, dtype, grad, reference, probe):
-    """The gradient against the element-wise central difference, with kinks told apart from failures."""
-    tol = case.tolerance(dtype)
-    ref_grad = reference.grads[param]
-    row = Row(case.name, param, backend, dtype, "pass", atol=tol.atol, rtol=tol.rtol, method="central")
-    c = compare(grad, ref_grad, tol)
+def _judge_central(case, param, backend, dtype, grad, pref, probe, others_finite):
+    """The gradient against the element-wise reference and its error, kinks told apart from failures."""
+    tol = _tolerance(case, dtype, pref)
+    row = Row(case.name, param, backend, dtype, "pass", atol=tol.atol, rtol=tol.rtol, method="central",
+              reference=_reference_label(pref))
+    g = np.asarray(grad, dtype=np.float64)
+    shape = np.shape(grad)
+    r, e = pref.grad, pref.error
+    usable = np.isfinite(r) & np.isfinite(e)
+    c = compare(g, np.where(usable, r, np.nan), tol, np.where(usable, e, 0.0))
     row.max_abs, row.max_rel, row.worst_index = c.max_abs, c.max_rel, c.worst_index
     row.value, row.expected = c.value_at_worst, c.reference_at_worst
     row.err_eps = error_in_eps(c.max_abs, c.scale, dtype)
     row.ratio = c.worst_ratio
-    shape = np.shape(grad)
-    ref_bad = np.flatnonzero(~np.isfinite(np.asarray(ref_grad, dtype=np.float64)))
-    if ref_bad.size:
-        at = ", ".join(f"{param}{_at(i, shape)}" for i in ref_bad[:8])
+    row.ulps = ulp_error(g, np.where(usable, r, np.nan), dtype)
+    allowed = tol.atol + tol.rtol * np.abs(np.where(usable, r, 0.0))
+    row.ref_error = float(np.max(np.where(usable, e, 0.0) / allowed)) if g.size else 0.0
+    gf, rf = g.reshape(-1), r.reshape(-1)
+    finite_g = np.isfinite(gf)
+    kink = pref.kink.reshape(-1).copy()
+    # elements where the backend is not finite: a NaN of its own where the reference (or another backend) is finite
+    nan_elems = np.flatnonzero(~finite_g & (usable.reshape(-1) | others_finite.reshape(-1)) & ~kink)
+    if nan_elems.size:
+        bad = ", ".join(f"{param}{_at(i, shape)}" for i in nan_elems[:8])
         row.verdict = "nan"
-        row.message = (f"case {case.name!r}, parameter {param!r}: the finite-difference reference is NaN or inf at "
-                       f"{ref_bad.size} element(s) ({at}): the function is not finite within a step of the point")
+        row.message = (f"case {case.name!r}, parameter {param!r}, backend {backend}, dtype {dtype}: gradient is NaN "
+                       f"or inf at {nan_elems.size} element(s) where the reference or another backend is finite: {bad}")
         return row
-    if c.nonfinite.size:
-        bad = ", ".join(f"{param}{_at(i, shape)}" for i in c.nonfinite[:8])
-        row.verdict = "nan"
-        row.message = (f"case {case.name!r}, parameter {param!r}, backend {backend}, dtype {dtype}: "
-                       f"gradient is NaN or inf at {c.nonfinite.size} element(s) where the reference is finite: {bad}")
-        return row
-    # Probe for kinks: every element ("all"), or only those the central difference rejected ("failing").
-    probed = np.arange(c.size) if probe == "all" else c.mismatched
-    if probed.size:
-        right, left, noise = reference.one_sided(param, None if probe == "all" else probed)
-        split = kinks(left, right, KINK_TOLERANCE, noise)
-    else:
-        split = np.zeros(0, bool)
-    if not split.any():
-        if not c.passed:
-            row.verdict = "fail"
-            row.message = describe_failure(row, c, case.inputs_summary(dtype))
-        return row
-    at_kink = probed[split]
-    got = np.asarray(grad, dtype=np.float64).reshape(-1)[at_kink]
-    left, right, noise = left[split], right[split], np.broadcast_to(noise, split.shape)[split]
-    valid = is_subgradient(got, left, right, tol, noise)
-    smooth_failures = np.setdiff1d(c.mismatched, at_kink)
-    k = int(np.argmin(valid)) if not valid.all() else 0
-    kink_text = (f"{param}{_at(at_kink[k], shape)} is a kink (left derivative {left[k]:.6g}, right {right[k]:.6g}; "
-                 f"{backend} gives {got[k]:.6g}")
-    if smooth_failures.size or not valid.all():
+    failing = np.setdiff1d(c.mismatched, np.flatnonzero(kink))
+    if probe == "failing":  # kinks considered only where the smooth comparison fails
+        kink &= np.isin(np.arange(kink.size), c.mismatched)
+    at_kink = np.flatnonzero(kink)
+    failing = np.setdiff1d(np.union1d(c.mismatched, c.nonfinite), at_kink)
+    kink_bad = np.zeros(0, int)
+    if at_kink.size:
+        left, right = pref.left.reshape(-1)[at_kink], pref.right.reshape(-1)[at_kink]
+        slack = REFERENCE_ERROR_FACTOR * (pref.left_error.reshape(-1)[at_kink] + pref.right_error.reshape(-1)[at_kink])
+        valid = is_subgradient(gf[at_kink], left, right, tol, slack) & finite_g[at_kink]
+        kink_bad = at_kink[~valid]
+    unjudgeable = np.flatnonzero(~usable.reshape(-1) & ~kink)
+    uncertain = np.union1d(np.setdiff1d(c.uncertain, at_kink), unjudgeable)
+    if failing.size or kink_bad.size:
         row.verdict = "fail"
-        row.message = describe_failure(row, c, case.inputs_summary(dtype))
-        if not valid.all():
-            row.message += f"; {kink_text}, which lies outside [left, right], so it is no subgradient)"
+        if failing.size:
+            row.message = describe_failure(row, c, case.inputs_summary(dtype))
+        else:
+            row.message = (f"case {case.name!r}, parameter {param!r}, backend {backend}, dtype {dtype}: "
+                           f"{kink_bad.size} of {c.size} elements outside tolerance;")
+        if kink_bad.size:
+            i = kink_bad[0]
+            row.message += (f"; {param}{_at(i, shape)} is a kink (left derivative {pref.left.reshape(-1)[i]:.6g}, "
+                            f"right {pref.right.reshape(-1)[i]:.6g}); {backend} gives {gf[i]:.6g}, which lies "
+                            f"outside [left, right], so it is no subgradient")
+            if not failing.size:
+                row.worst_index = tuple(int(j) for j in np.unravel_index(i, shape)) if len(shape) else ()
+                row.value, row.expected = float(gf[i]), float(rf[i])
         return row
-    row.verdict = "kink"
-    row.message = (f"not differentiable at {at_kink.size} element(s) of {param!r}: {kink_text}, a subgradient; "
-                   f"the central difference {float(np.reshape(ref_grad, -1)[at_kink[k]]):.6g} averages the two)")
+    if uncertain.size:
+        i = uncertain[0]
+        where = f"{param}{_at(i, shape)}"
+        row.verdict = "unjudged"
+        if not usable.reshape(-1)[i]:
+            why = (f"the reference is not finite or has no error bound at {where} (the function is not finite or "
+                   f"not differentiable within the smallest step: a domain edge, or an infinite derivative)")
+        else:
+            why = (f"at {where} the reference {rf[i]:.10g} carries an estimated error of {e.reshape(-1)[i]:.2e}, "
+                   f"larger than the tolerance {allowed.reshape(-1)[i]:.2e}, and {backend}'s {gf[i]:.10g} differs "
+                   f"from it by {abs(gf[i] - rf[i]):.2e}: within the reference's error, beyond the tolerance")
+        row.message = (f"case {case.name!r}, parameter {param!r}, backend {backend}, dtype {dtype}: "
+                       f"{uncertain.size} of {c.size} element(s) cannot be judged; {why}")
+        return row
+    if at_kink.size:
+        i = at_kink[0]
+        row.verdict = "kink"
+        row.message = (f"not differentiable at {at_kink.size} element(s) of {param!r}: {param}{_at(i, shape)} is a "
+                       f"kink (left derivative {pref.left.reshape(-1)[i]:.6g}, right {pref.right.reshape(-1)[i]:.6g}; "
+                       f"{backend} gives {gf[i]:.6g}, a subgradient; the central difference {rf[i]:.6g} averages "
+                       f"the two)")
     return row
+
+
+#: joint kinks: pairwise directions are added for at most this many kink elements (the all-ones one always)
+JOINT_PAIRWISE_MAX = 6
+
+
+def _joint_directions(kinks):
+    """Directions spanning the kink elements together: their sum and, for a few, pairwise sums and differences.
+    ``kinks`` is a list of (param, flat index). Each direction is a tuple of (param, index, weight)."""
+    dirs = [tuple((p, i, 1.0) for p, i in kinks)]
+    if len(kinks) <= JOINT_PAIRWISE_MAX:
+        for a in range(len(kinks)):
+            for b in range(a + 1, len(kinks)):
+                (pa, ia), (pb, ib) = kinks[a], kinks[b]
+                dirs.append(((pa, ia, 1.0), (pb, ib, 1.0)))
+                dirs.append(((pa, ia, 1.0), (pb, ib, -1.0)))
+    return tuple(d for d in dirs if len(d) > 1)
+
+
+def _judge_joint(case, backend, dtype, grads, reference, rows):
+    """At several kink elements (of one input or several), the gradient as a vector over them must respect
+    the one-sided derivatives along directions that span them: at a three-way tie of a maximum, (1, 1, 1) and
+    (0, 0, 0) are each a subgradient coordinate by coordinate, but their sum along (1, 1, 1) is 3 or 0 where
+    the function's slope there is 1 from both sides. A violation fails every row of the elements involved."""
+    kinks = [(p, int(i)) for p in case.wrt if reference.params[p].method == "central"
+             for i in np.flatnonzero(reference.params[p].kink)]
+    by_param = {r.param: r for r in rows}
+    kinks = [(p, i) for p, i in kinks if by_param.get(p) is not None and by_param[p].verdict in ("kink", "pass")]
+    if len(kinks) < 2:
+        return
+    dirs = _joint_directions(kinks)
+    if not dirs:
+        return
+    est = reference.joint(dirs)
+    tol = case.tolerance(dtype)
+    sides = {p: (reference.params[p].right.reshape(-1), reference.params[p].left.reshape(-1),
+                 reference.params[p].right_error.reshape(-1) + reference.params[p].left_error.reshape(-1))
+             for p in {p for p, _ in kinks}}
+    for k, d in enumerate(dirs):
+        # what the slopes along d would be if the kinks were separate (each element's own one-sided slopes):
+        # then the elements' own checks say everything, and only a joint kink adds a constraint
+        sep_right = sum(w * (sides[p][0][i] if w > 0 else sides[p][1][i]) for p, i, w in d)
+        sep_left = sum(w * (sides[p][1][i] if w > 0 else sides[p][0][i]) for p, i, w in d)
+        sep_err = sum(abs(w) * sides[p][2][i] for p, i, w in d)
+        right, left = (est.right[k], est.left[k]) if est.kink[k] else (est.value[k], est.value[k])
+        noise = REFERENCE_ERROR_FACTOR * (sep_err + est.left_error[k] + est.right_error[k] + est.error[k])
+        if abs(right - sep_right) <= noise + tol.atol and abs(left - sep_left) <= noise + tol.atol:
+            continue
+        got = sum(w * float(np.asarray(grads[p], dtype=np.float64).reshape(-1)[i]) for p, i, w in d)
+        l1 = float(sum(abs(w) for _, _, w in d))
+        if est.kink[k]:
+            lo, hi = min(est.left[k], est.right[k]), max(est.left[k], est.right[k])
+            slack = tol.atol * l1 + tol.rtol * max(abs(lo), abs(hi)) + REFERENCE_ERROR_FACTOR * (
+                est.left_error[k] + est.right_error[k])
+        else:
+            lo = hi = est.value[k]
+            slack = tol.atol * l1 + tol.rtol * abs(lo) + REFERENCE_ERROR_FACTOR * est.error[k]
+        if not (np.isfinite(lo) and np.isfinite(hi)) or lo - slack <= got <= hi + slack:
+            continue
+        names = " + ".join(f"{'-' if w < 0 else ''}{p}{_at(i, reference.point[p].shape)}" for p, i, w in d)
+        span = f"[{lo:.6g}, {hi:.6g}]" if lo != hi else f"{lo:.6g}"
+        msg = (f"case {case.name!r}, backend {backend}, dtype {dtype}: joint kink: along the direction {names} the "
+               f"function's one-sided slopes give {span}, but {backend}'s gradient gives {got:.6g}: each element "
+               f"alone lies between its left and right derivatives, together they are no subgradient")
+        for p in {p for p, _, _ in d}:
+            r = by_param[p]
+            r.verdict, r.message = "fail", msg
+        return
+
+
+def _forward_check(case, backend, dtype, value, reference):
+    """The backend's forward value against the reference's (float64 at the same point): the text of a mismatch
+    beyond the dtype's tolerance, or ''."""
+    tol = case.tolerance(dtype)
+    ref = reference.value
+    if abs(value - ref) <= tol.atol + tol.rtol * abs(ref):
+        return ""
+    return f"forward value {value:.10g} where the reference gives {ref:.10g} (difference {abs(value - ref):.2e})"
+
+
+def _evaluate_isolated(backend, case, point, dtype):
+    """``backend.evaluate`` on its own read-only copy of the inputs: a backend (or a hand-written backward)
+    that writes into an input raises, and the error names the inputs it wrote, found by running it once more
+    on writable copies and comparing."""
+    mine = {}
+    for k, v in point.items():
+        a = np.array(v, copy=True)
+        a.setflags(write=False)
+        mine[k] = a
+    try:
+        return backend.evaluate(case, mine, dtype)
+    except ValueError as exc:
+        if "read-only" not in str(exc):
+            raise
+        scratch = {k: np.array(v, copy=True) for k, v in point.items()}
+        try:
+            backend.evaluate(case, scratch, dtype)
+        except Exception:
+            pass
+        written = [k for k in point if not np.array_equal(scratch[k], point[k], equal_nan=True)]
+        names = ", ".join(repr(k) for k in written) or "an input"
+        raise InPlaceWrite(f"backend {backend.name} wrote into {names} of case {case.name!r} (inputs are "
+                           f"read-only, shared with the other backends: copy before writing in place, e.g. "
+                           f"np.cos(x) instead of np.cos(x, out=x)); numpy said: {exc}") from exc
+
+
+class InPlaceWrite(ValueError):
+    """A backend wrote into an input it was given."""
 
 
 def _apply_expectation(case, row):
@@ -192,7 +383,7 @@ def pairwise(case, dtype, evaluations):
     return pairs
 
 
-def judge_case(case, dtype, backends, reference=None, probe="all", pairs=None):
+def judge_case(case, dtype, backends, reference=None, probe="all", pairs=None, conventions=None):
     """Rows for one case in one dtype, one per (backend, differentiated input).
 
     ``reference`` is the case's :class:`Reference` (or the exception that prevented
@@ -201,14 +392,17 @@ def judge_case(case, dtype, backends, reference=None, probe="all", pairs=None):
     here: a NaN or inf is judged and reported as a verdict, not as a warning.
     """
     with np.errstate(all="ignore"):
-        return _judge_case(case, dtype, backends, reference, probe, pairs)
+        return _judge_case(case, dtype, backends, reference, probe, pairs, conventions)
 
 
-def _judge_case(case, dtype, backends, reference, probe, pairs):
+def _judge_case(case, dtype, backends, reference, probe, pairs, conventions):
     if reference is None:
         reference = reference_for(case, dtype)
     if case.error:
         msg = f"case {case.name!r} ({case.location}): invalid input spec: {case.error}"
+        return [r for b in backends if b.applies(case) for r in _error_rows(case, b.name, dtype, "error", msg)]
+    if isinstance(reference, NotDeterministic):
+        msg = f"case {case.name!r} ({case.location}): {reference}"
         return [r for b in backends if b.applies(case) for r in _error_rows(case, b.name, dtype, "error", msg)]
     if isinstance(reference, Exception):  # not even plain numpy can evaluate the case: every backend's row says so
         msg = f"reference failed: {_describe_exception(case, reference)}"
@@ -225,7 +419,7 @@ def _judge_case(case, dtype, backends, reference, probe, pairs):
             rows.extend(_error_rows(case, backend.name, dtype, "skipped", reason))
             continue
         try:
-            ev = backend.evaluate(case, point, dtype)
+            ev = _evaluate_isolated(backend, case, point, dtype)
         except Exception as exc:
             rows.extend(_error_rows(case, backend.name, dtype, "error", _describe_exception(case, exc)))
             continue
@@ -235,25 +429,75 @@ def _judge_case(case, dtype, backends, reference, probe, pairs):
             rows.extend(_error_rows(case, backend.name, dtype, "nan", msg))
             continue
         evaluations[backend.name] = ev
+    for name, ev in evaluations.items():
+        forward = _forward_check(case, name, dtype, ev.value, reference)
+        mine = []
         for param in case.wrt:
+            others = [np.isfinite(np.asarray(o.grads.get(param, np.nan), dtype=np.float64))
+                      for b, o in evaluations.items() if b != name]
+            others_finite = np.logical_or.reduce(
+                [o for o in others if o.shape == point[param].shape] or [np.zeros(point[param].shape, bool)])
             try:
-                row = _judge_param(case, param, backend.name, dtype, ev.grads[param], reference, probe)
+                row = _judge_param(case, param, name, dtype, ev.grads[param], reference, probe, others_finite)
             except Exception as exc:  # a gradient that cannot even be compared (missing, wrong shape)
-                rows.append(Row(case.name, param, backend.name, dtype, "error",
-                                message=f"case {case.name!r}, parameter {param!r}, backend {backend.name}, dtype "
+                mine.append(Row(case.name, param, name, dtype, "error",
+                                message=f"case {case.name!r}, parameter {param!r}, backend {name}, dtype "
                                         f"{dtype}: the gradient could not be judged: {type(exc).__name__}: {exc}"))
                 continue
-            row.note = row.note or "; ".join(f"{op}: {how}" for op, how in sorted(ev.notes.items()))
-            rows.append(_apply_expectation(case, row))
+            binding = "; ".join(f"{op}: {how}" for op, how in sorted(ev.notes.items()))
+            row.note = "; ".join(x for x in (row.note, binding, reference.oracle_note) if x)
+            row.forward = forward
+            mine.append(row)
+        _judge_joint(case, name, dtype, ev.grads, reference, mine)
+        rows.extend(_apply_expectation(case, r) for r in mine)
+    _rank_precision(rows)
     for r in rows:
         r.tags = tuple(sorted(case.tags))
     if pairs is not None:
         pairs.extend(pairwise(case, dtype, evaluations))
+    if conventions is not None:
+        conventions.extend(kink_conventions(case, dtype, evaluations, reference))
     return rows
 
 
+def _rank_precision(rows):
+    """Each row's ulps ranked among the backends on the same (case, param, dtype): "1/3" is the most precise."""
+    groups = {}
+    for r in rows:
+        if np.isfinite(r.ulps):
+            groups.setdefault((r.case, r.param, r.dtype), []).append(r)
+    for group in groups.values():
+        ordered = sorted({r.ulps for r in group})
+        for r in group:
+            r.precision = f"{ordered.index(r.ulps) + 1}/{len(group)}"
+
+
+def kink_conventions(case, dtype, evaluations, reference):
+    """A :class:`Convention` per kink element where the backends' values differ beyond the tolerance."""
+    out = []
+    tol = case.tolerance(dtype)
+    for param in case.wrt:
+        pref = reference.params.get(param)
+        if pref is None or pref.method != "central" or not pref.kink.any():
+            continue
+        shape = reference.point[param].shape
+        for i in np.flatnonzero(pref.kink):
+            values = {}
+            for b, ev in evaluations.items():
+                g = np.asarray(ev.grads.get(param, np.nan), dtype=np.float64)
+                if g.shape == shape:
+                    values[b] = float(g.reshape(-1)[i])
+            vals = [v for v in values.values() if np.isfinite(v)]
+            if len(values) > 1 and (len(vals) < len(values) or
+                                    max(vals) - min(vals) > tol.atol + tol.rtol * max(abs(v) for v in vals)):
+                index = tuple(int(j) for j in np.unravel_index(i, shape)) if shape else ()
+                out.append(Convention(case.name, dtype, param, index, float(pref.left.reshape(-1)[i]),
+                                      float(pref.right.reshape(-1)[i]), values))
+    return out
+
+
 def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"), progress=None, probe="all",
-        pairs=None, method="auto", directions=DIRECTIONS, central_max=CENTRAL_MAX):
+        pairs=None, method="auto", directions=DIRECTIONS, central_max=CENTRAL_MAX, conventions=None, oracle=True):
     """Judge every case in every dtype it declares (among ``dtypes``) on every backend named.
 
     ``probe="all"`` looks for kinks at every element (one-sided differences:
@@ -272,8 +516,9 @@ def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"),
     rows = []
     for case in cases:
         for dtype in (d for d in case.dtypes if d in dtypes):
-            ref = reference_for(case, dtype, numeric, method=method, directions=directions, central_max=central_max)
-            rows.extend(judge_case(case, dtype, instances, ref, probe, pairs))
+            ref = reference_for(case, dtype, numeric, method=method, directions=directions, central_max=central_max,
+                                oracle=oracle)
+            rows.extend(judge_case(case, dtype, instances, ref, probe, pairs, conventions))
             if progress:
                 progress(case, dtype)
     return rows

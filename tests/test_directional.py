@@ -48,7 +48,7 @@ def test_large_inputs_go_directional_and_pass(tmp_path):
     rows = runner.run([large_case(tmp_path, 0.0)], backends=["core", "handwritten"], dtypes=("float64", "float32"))
     assert {r.method for r in rows} == {"directional×16"}
     assert {r.verdict for r in rows} == {"pass"}
-    assert max(r.ratio for r in rows) < 0.1
+    assert max(r.ratio for r in rows) < 0.5
 
 
 def test_a_single_wrong_element_in_a_large_tensor_is_caught(tmp_path):
@@ -56,7 +56,7 @@ def test_a_single_wrong_element_in_a_large_tensor_is_caught(tmp_path):
     by = {(r.backend, r.param): r for r in rows}
     assert by[("core", "w")].verdict == "pass"
     bad = by[("handwritten", "w")]
-    assert bad.verdict == "fail" and bad.method == "directional×16"
+    assert bad.verdict == "fail" and bad.method == "directional×16, then central"
     assert "16 of 16 random ±1 directions outside tolerance" in bad.message
     # the fallback names the culprit: flat index 12345 of a (200, 100) array is [123, 45]
     assert bad.worst_index == (123, 45) and "worst at w[123, 45]" in bad.message
@@ -81,9 +81,41 @@ def test_the_cli_and_the_table_say_which_method(tmp_path, capsys):
     assert "8 of 8 random ±1 directions" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("wrong", [1e-3])
-def test_an_error_below_the_directional_allowance_is_not_claimed(tmp_path, wrong):
-    """Directions trade resolution for cost: an error far below n·atol passes, and the table shows the ratio."""
-    rows = runner.run([large_case(tmp_path, wrong)], backends=["handwritten"], dtypes=("float64",))
+def test_an_error_below_what_the_row_says_it_detects_passes(tmp_path):
+    """Directions trade resolution for cost: the row states the smallest single-element error it was sure to
+    catch; an error well below it passes, with the ratio in the table."""
+    clean = next(r for r in runner.run([large_case(tmp_path, 0.0)], backends=["handwritten"], dtypes=("float64",))
+                 if r.param == "w")
+    assert 0 < clean.detectable < 1e-6 and "is caught" in clean.note
+    rows = runner.run([large_case(tmp_path, clean.detectable / 100)], backends=["handwritten"], dtypes=("float64",))
     row = next(r for r in rows if r.param == "w")
     assert row.verdict == "pass" and 0 < row.ratio < 1
+
+
+HUNDRED_K = """
+    import numpy as np
+    from crosscheck import case, inputs
+
+    def backward(g, x, w):
+        gw = g * np.tanh(x)
+        gx = g * w * (1 - np.tanh(x) ** 2)
+        scale = max(np.max(np.abs(gw)), np.max(np.abs(gx)))
+        gw.flat[54321] += {wrong} * scale      # one element off by a fraction of the gradient's largest magnitude
+        return {{"x": gx, "w": gw}}
+
+    @case(x=inputs.normal(400, 250), w=inputs.normal(400, 250), backward=backward, tags={{"mine"}})
+    def hundred_thousand(nn, x, w):
+        return w * nn.tanh(x)
+"""
+
+
+@pytest.mark.parametrize("dtype, wrong", [("float64", 1e-3), ("float32", 1e-2)])
+def test_at_a_hundred_thousand_elements_one_element_off_is_caught(tmp_path, monkeypatch, dtype, wrong):
+    """The acceptance figure: at P = 10^5 the default check catches a single element off by 1e-3 of the
+    gradient's largest magnitude in float64 and 1e-2 in float32; the same case without the error passes."""
+    monkeypatch.setattr(runner, "FALLBACK_MAX", 0)  # the element-wise fallback would take a minute here
+    for w, verdict in ((wrong, "fail"), (0.0, "pass")):
+        (tmp_path / "big.py").write_text(textwrap.dedent(HUNDRED_K.format(wrong=w)))
+        rows = runner.run(discover([tmp_path]), backends=["handwritten"], dtypes=(dtype,))
+        row = next(r for r in rows if r.param == "w")
+        assert row.method == "directional×16" and row.verdict == verdict, row.message

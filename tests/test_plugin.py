@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from crosscheck.compare import ORACLE_TOLERANCE
+
 
 pytest_plugins = ["pytester"]
 
@@ -81,8 +83,10 @@ def test_a_wrong_backward_fails_with_the_rows_message_and_no_traceback(pytester)
     result.assert_outcomes(passed=1, failed=1)
     out = result.stdout.str()
     for words in ("my_sin[handwritten-float64]", "case 'my_sin', parameter 'x', backend handwritten, dtype float64",
-                  "4 of 4 elements outside tolerance", "worst at x[", "got ", "numeric reference ", "max abs error",
-                  "max rel error", "allowed atol=1.0e-07 + rtol=1.0e-06", "inputs x=float64[4] normal(", "seed=",
+                  "4 of 4 elements outside tolerance", "worst at x[", "got ", "complex-step reference ",
+                  "max abs error", "max rel error",
+                  f"allowed atol={ORACLE_TOLERANCE.atol:.1e} + rtol={ORACLE_TOLERANCE.rtol:.1e}",
+                  "inputs x=float64[4] normal(", "seed=",
                   "other parameters: w pass"):
         assert words in out, words
     assert "Traceback" not in out and "runtest" not in out and "judge_case" not in out

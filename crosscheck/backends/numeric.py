@@ -13,7 +13,8 @@ import numpy as np
 
 from ..core.losses import log_softmax
 from ..core.ops import sigmoid_value
-from ..numerical import Perturbation, central_difference, directional_difference, one_sided_differences
+from ..numerical import (Perturbation, base_steps, central_difference, directional_difference,
+                         estimate_derivatives, one_sided_differences)
 from ..vocabulary import Vocabulary
 from .base import Backend, Evaluation, objective
 
@@ -298,15 +299,110 @@ class BatchedNumpy(Vocabulary):
         return self.mean(per_row)
 
 
+#: ops that have no analytic continuation to evaluate on complex inputs: a case that calls one gets no
+#: complex-step oracle (its reference stays the finite differences' estimate)
+COMPLEX_UNSAFE = frozenset()
+
+
+class NotAnalytic(Exception):
+    """The case called an op that cannot be evaluated on complex inputs (see :data:`COMPLEX_UNSAFE`)."""
+
+
+def _real_max(a, b):
+    return np.where(np.real(a) >= np.real(b), a, b)
+
+
+def _complex_sigmoid(z):
+    """σ(z) for complex z, the branch chosen on the real part so that neither exponential overflows."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        neg = np.exp(np.where(np.real(z) >= 0, -z, z))
+        return np.where(np.real(z) >= 0, 1 / (1 + neg), neg / (1 + neg))
+
+
+class ComplexBatchedNumpy(BatchedNumpy):
+    """``nn`` over complex stacks, for complex-step differentiation: f(x + ih) = f(x) + ih·f'(x) + O(h²), so
+    Im f(x + ih) / h is f'(x) to the last bits, with no subtraction. Every branch (max, relu, the sigmoid's
+    two forms) is decided on the real part, so the imaginary part carries the derivative of the branch the
+    real point lies on. Ops in :data:`COMPLEX_UNSAFE` raise :class:`NotAnalytic`."""
+
+    def __getattribute__(self, name):
+        if name in COMPLEX_UNSAFE:
+            raise NotAnalytic(name)
+        return super().__getattribute__(name)
+
+    def constant(self, array):
+        return Batched(np.asarray(array)[None])
+
+    def maximum(self, a, b): return _binary(_real_max, a, b)
+    def relu(self, a): return _unary(lambda v: np.where(np.real(v) > 0, v, 0), a)
+    def sigmoid(self, a): return _unary(_complex_sigmoid, a)
+
+    def binary_cross_entropy(self, p, y):
+        p, y = _lift(p), _lift(y)
+        logs = y * Batched(np.log(p.data)) + (1 - y) * Batched(np.log(1 - p.data))
+        return -self.mean(logs)
+
+
+#: the complex step: h = 2^-50 times the power of two at or below |x| (2^-550 at x = 0), far below any
+#: distance to a singularity that float64 can resolve, and far above the smallest normal number
+COMPLEX_STEP = 2.0**-50
+
+
+def _evaluator(f, x, dtype=np.float64):
+    """``evaluate(k, offsets)``: f at x + offsets[j]·e_{k[j]} for each j (a lazy Perturbation per chunk)."""
+    from ..numerical import _evaluate
+
+    def evaluate(k, offsets):
+        if dtype is np.float64:
+            return _evaluate(f, x, np.asarray(offsets, dtype=np.float64), np.asarray(k), True)
+        return _evaluate_complex(f, x.astype(np.complex128), np.asarray(offsets), np.asarray(k))
+
+    return evaluate
+
+
+def _evaluate_complex(f, x, deltas, flat_indices):
+    from ..numerical import CHUNK_ELEMENTS, LAZY_CHUNK
+
+    n = len(flat_indices)
+    out = np.empty(n, dtype=np.complex128)
+    chunk = min(n, max(LAZY_CHUNK[0], min(CHUNK_ELEMENTS // max(x.size, 1), LAZY_CHUNK[1])))
+    for start in range(0, n, max(chunk, 1)):
+        stop = min(n, start + chunk)
+        values = f(Perturbation(x, flat_indices[start:stop], deltas[start:stop]))
+        out[start:stop] = np.broadcast_to(np.asarray(values).reshape(-1), (stop - start,))
+    return out
+
+
+def _directional_evaluator(f, x, direction):
+    """``evaluate(k, offsets)``: f at x + offsets[j]·direction(k[j]), in stacks of bounded size; the
+    directions are made one at a time from their seeds (int8), never all at once."""
+    from ..numerical import CHUNK_ELEMENTS
+
+    def evaluate(k, offsets):
+        k, offsets = np.asarray(k), np.asarray(offsets, dtype=np.float64)
+        out = np.empty(len(k))
+        per_call = max(1, min(len(k), CHUNK_ELEMENTS // max(x.size, 1)))
+        for start in range(0, len(k), per_call):
+            stop = min(len(k), start + per_call)
+            stack = np.empty((stop - start,) + x.shape)
+            for j in range(start, stop):
+                np.multiply(direction(int(k[j])), offsets[j], out=stack[j - start])
+                stack[j - start] += x
+            out[start:stop] = np.broadcast_to(np.asarray(f(stack), dtype=np.float64).reshape(-1), (stop - start,))
+        return out
+
+    return evaluate
+
+
 class NumericBackend(Backend):
     """float64 central differences over every element of every differentiated input."""
 
     name = "numeric"
     reference = True
 
-    def _objective_of(self, case, point, param):
+    def _objective_of(self, case, point, param, nn=None):
         """f(stack of param values) -> values, with every other input held at the point."""
-        nn = BatchedNumpy()
+        nn = nn or BatchedNumpy()
         fixed = {k: Batched(np.asarray(v, dtype=np.float64)[None]) for k, v in point.items() if k != param}
 
         def f(stack):
@@ -343,3 +439,58 @@ class NumericBackend(Backend):
         point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
         f = self._objective_of(case, point, param)
         return one_sided_differences(f, point[param], indices=flat_indices, batched=True)
+
+    # The reference's estimator (see numerical.estimate_derivatives): derivatives with error estimates.
+
+    def estimate(self, case, point, param, f0, indices=None):
+        """An :class:`~crosscheck.numerical.Estimate` per element of ``param`` (or of the flat ``indices``)."""
+        point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
+        x = point[param]
+        idx = np.arange(x.size) if indices is None else np.asarray(indices, dtype=int)
+        evaluate = _evaluator(self._objective_of(case, point, param), x)
+        return estimate_derivatives(lambda k, off: evaluate(idx[k], off), f0, base_steps(x.reshape(-1)[idx]))
+
+    def estimate_directional(self, case, point, param, f0, direction, count):
+        """An Estimate of the derivative along each of ``count`` directions, ``direction(k)`` making the k-th."""
+        point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
+        x = point[param]
+        finite = x[np.isfinite(x)]
+        h = float(base_steps(np.array(np.max(np.abs(finite)) if finite.size else 0.0)))
+        f = self._objective_of(case, point, param)
+        return estimate_derivatives(_directional_evaluator(f, x, direction), f0, np.full(count, h))
+
+    def estimate_joint(self, case, point, f0, directions, step=None):
+        """An Estimate along each of ``directions``: each a dict {param: (flat indices, weights)} touching
+        several elements, possibly of several inputs at once (the joint kinks of the judge)."""
+        point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
+        nn = BatchedNumpy()
+
+        def evaluate(k, offsets):
+            args = {}
+            for name, x in point.items():
+                stack = np.repeat(x[None], len(k), axis=0)
+                for j, (d, off) in enumerate(zip(k, offsets)):
+                    where = directions[int(d)].get(name)
+                    if where is not None:
+                        stack[j].reshape(-1)[where[0]] += off * np.asarray(where[1])
+                args[name] = Batched(stack)
+            loss, _ = objective(case, nn, args, "float64")
+            return np.broadcast_to(np.asarray(loss.data, dtype=np.float64).reshape(-1), (len(k),)).copy()
+
+        if step is None:
+            scale = max((float(np.max(np.abs(point[n].reshape(-1)[w[0]]), initial=0.0))
+                         for d in directions for n, w in d.items()), default=0.0)
+            step = float(base_steps(np.array(scale if np.isfinite(scale) else 0.0)))
+        return estimate_derivatives(evaluate, f0, np.full(len(directions), step))
+
+    def complex_step(self, case, point, param, indices):
+        """Im f(x + ih·e_i) / h at the flat ``indices`` of ``param``: the derivative to ~1e-15 relative where
+        the case is analytic along the way. Raises NotAnalytic for a case calling an op without a complex form."""
+        point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
+        x = point[param]
+        idx = np.asarray(indices, dtype=int)
+        xi = np.abs(x.reshape(-1)[idx])
+        h = COMPLEX_STEP * np.exp2(np.floor(np.log2(np.maximum(xi, 2.0**-500))))
+        f = self._objective_of(case, point, param, ComplexBatchedNumpy())
+        values = _evaluator(f, x, np.complex128)(idx, 1j * h)
+        return values.imag / h
