@@ -56,9 +56,9 @@ def cmd_run(args):
         return 2
     cases, errors = selection
     backends = args.backends or list(BACKENDS)
-    rows = runner.load_error_rows(errors)
+    rows, pairs, conventions = runner.load_error_rows(errors), [], []
     rows += runner.run(cases, backends=backends, dtypes=tuple(args.dtypes or DTYPES), probe=args.probe,
-                       **reference_options(args))
+                       pairs=pairs, conventions=conventions, **reference_options(args))
     shown = rows if not args.quiet else [r for r in rows if r.verdict != "pass"]
     print(tables.to_text(shown))
     notable = [r for r in rows if r.verdict != "pass"]
@@ -66,11 +66,35 @@ def cmd_run(args):
         print("\nnot a pass:")
         for r in notable:
             print(f"  {r.verdict:<8} {r.case} {r.param} {r.backend} {r.dtype}: {r.message or r.note}")
+    _print_findings(rows, pairs, conventions)
     if args.results:
         for path in tables.write_run(rows, args.results):
             print(f"wrote {path}")
     print(f"\n{len(cases)} cases, {len(rows)} rows: {tables.summary_line(rows)}")
     return 1 if runner.failed(rows) else 0
+
+
+def _print_findings(rows, pairs, conventions):
+    """What the verdicts alone do not show: backends that disagree with each other, kinks where they return
+    different subgradients, forward values that differ from the reference's."""
+    apart = [p for p in pairs if p.beyond]
+    if apart:
+        print("\nbackends that disagree with each other beyond the tolerance:")
+        for p in apart:
+            print(f"  {p.case} {p.dtype}: {p.a} vs {p.b}: {p.beyond} element(s), worst in {p.worst_param!r}: "
+                  f"max abs {p.max_abs:.3e}, max rel {p.max_rel:.3e}")
+    if conventions:
+        print("\nkink conventions (different valid subgradients, every backend's value side by side):")
+        for c in conventions:
+            print(f"  {c.describe()}")
+    forward = [r for r in rows if r.forward]
+    seen = set()
+    for r in forward:
+        if (r.case, r.backend, r.dtype) not in seen:
+            if not seen:
+                print("\nforward values that differ from the reference's beyond the tolerance:")
+            seen.add((r.case, r.backend, r.dtype))
+            print(f"  {r.case} {r.backend} {r.dtype}: {r.forward}")
 
 
 def cmd_report(args):

@@ -163,6 +163,7 @@ class Pair:
     max_abs: float
     max_rel: float
     worst_param: str
+    beyond: int = 0  # elements where the two differ beyond the case's tolerance
 
 
 @dataclass

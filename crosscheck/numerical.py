@@ -209,6 +209,8 @@ LADDER_LEVELS = 13
 SPLIT_FACTOR = 4.0
 #: the relative accuracy at which the estimator stops going down the ladder
 TARGET_RTOL = 1e-10
+#: an estimate whose error is still above this fraction of itself at the end of the ladder has no error bound
+UNRESOLVED = 1e-2
 #: round-off allowance of a stencil: this many eps·max|f| / h
 ROUNDOFF = 4.0
 
@@ -230,6 +232,7 @@ class Estimate:
         self.kink = np.zeros(n, bool)
         self.source = np.full(n, SOURCES.index("none"), dtype=np.int8)
         self.step = np.full(n, np.nan)
+        self.noise = np.zeros(n)  # the round-off part of the error, at the step the value came from
         self.levels = np.zeros(n, dtype=np.int16)  # how many ladder levels each element took
 
     def __len__(self):
@@ -237,6 +240,12 @@ class Estimate:
 
     def sources(self):
         return [SOURCES[s] for s in self.source]
+
+
+def min_steps(x):
+    """The smallest step per element that moves x exactly: 4 ulps of x (0 where x is 0 or not finite)."""
+    x = np.abs(np.asarray(x, dtype=np.float64))
+    return np.where(np.isfinite(x), 4 * np.spacing(np.where(np.isfinite(x), x, 0.0)), 0.0) * (x > 0)
 
 
 def base_steps(x):
@@ -274,11 +283,12 @@ def _scale(value, error):
     return float(np.max(np.abs(value[ok]))) if ok.any() else 0.0
 
 
-def estimate_derivatives(evaluate, f0, h0, *, ladder=LADDER_LEVELS, ratio=LADDER_RATIO):
+def estimate_derivatives(evaluate, f0, h0, *, ladder=LADDER_LEVELS, ratio=LADDER_RATIO, min_step=None):
     """Derivatives with error estimates along n directions (see the comment above).
 
     ``evaluate(k, offsets)`` returns f at x + offsets[j]·d_k for the directions ``k`` (an index array)
-    and a matching array of offsets, as float64. ``f0`` is f(x); ``h0`` the first step per direction.
+    and a matching array of offsets, as float64. ``f0`` is f(x); ``h0`` the first step per direction;
+    ``min_step`` (per direction), the smallest step that still moves x (4 ulps of it): the ladder stops there.
     Returns an :class:`Estimate`.
     """
     h0 = np.asarray(h0, dtype=np.float64)
@@ -309,7 +319,7 @@ def estimate_derivatives(evaluate, f0, h0, *, ladder=LADDER_LEVELS, ratio=LADDER
             better = np.isfinite(value) & (error < best_err[todo]) & ~split
             sel = todo[better]
             est.value[sel], est.error[sel], est.source[sel] = value[better], error[better], source
-            est.step[sel] = hk[better]
+            est.step[sel], est.noise[sel] = hk[better], noise[better]
             best_err[sel] = error[better]
         # one-sided derivatives: those with the smallest error over the levels where both were finite
         keep = both & (re + le < est.right_error[todo] + est.left_error[todo])
@@ -328,8 +338,16 @@ def estimate_derivatives(evaluate, f0, h0, *, ladder=LADDER_LEVELS, ratio=LADDER
         stalled = ~split & np.isfinite(best_err[todo]) & (12 * noise >= best_err[todo])
         # apart at every level so far, and the next level's round-off would hide the split: a kink, to the
         # precision the arithmetic allows (a kink nearer to x than this step is one in float64)
-        resolved = split & apart[todo] & (SPLIT_FACTOR * LADDER_RATIO * 16 * noise >= np.abs(rv - lv))
+        resolved = split & apart[todo] & (2 * SPLIT_FACTOR * LADDER_RATIO * 16 * noise >= np.abs(rv - lv))
         todo = todo[~(converged | stalled | resolved)]
         h = h / ratio
+        if min_step is not None:
+            todo = todo[h[todo] >= min_step[todo]]
     est.kink = apart & np.isfinite(est.right) & np.isfinite(est.left)
+    # an estimate still uncertain by more than a percent of itself when the ladder ended does not converge
+    # (an infinite derivative, sqrt at 0; a function not finite on either side): it has no error bound
+    # (round-off alone may exceed a percent of a derivative near 0, say of a saturated sigmoid: that error is
+    # known, and the estimate keeps it)
+    lost = ~est.kink & (est.error > UNRESOLVED * np.abs(est.value)) & (est.error > 64 * est.noise)
+    est.error[lost] = np.inf
     return est

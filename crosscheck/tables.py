@@ -21,9 +21,10 @@ from pathlib import Path
 from .compare import VERDICTS, index_str
 
 COLUMNS = ("case", "param", "backend", "dtype", "reference", "method", "max_abs", "max_rel", "err_eps", "ratio", "atol", "rtol",
-           "worst_index", "value", "expected", "verdict", "message", "note", "tags")
+           "ulps", "precision", "ref_error", "detectable", "worst_index", "value", "expected", "verdict", "message",
+           "note", "forward", "tags")
 SHORT = (("case", 28), ("param", 8), ("backend", 11), ("dtype", 7), ("max abs", 9), ("max rel", 9),
-         ("tolerance", 19), ("verdict", 8))
+         ("tolerance", 19), ("ulps", 8), ("rank", 4), ("verdict", 8))
 
 
 def _umask():
@@ -89,7 +90,7 @@ def _num(x, fmt="{:.3e}"):
 
 def _cell(row, col):
     v = getattr(row, col)
-    if col in ("max_abs", "max_rel", "atol", "rtol", "err_eps", "ratio"):
+    if col in ("max_abs", "max_rel", "atol", "rtol", "err_eps", "ratio", "ulps", "ref_error", "detectable"):
         return _num(v)
     if col in ("value", "expected"):
         return _num(v, "{:.10g}")
@@ -111,7 +112,8 @@ def to_csv(rows) -> str:
 
 def _short_cells(r):
     tol = f"{r.atol:.0e} + {r.rtol:.0e}·|r|" if r.atol == r.atol else ""
-    return [r.case, r.param, r.backend, r.dtype, _num(r.max_abs, "{:.2e}"), _num(r.max_rel, "{:.2e}"), tol, r.verdict]
+    return [r.case, r.param, r.backend, r.dtype, _num(r.max_abs, "{:.2e}"), _num(r.max_rel, "{:.2e}"), tol,
+            _num(r.ulps, "{:.2g}"), r.precision, r.verdict]
 
 
 def to_text(rows) -> str:
@@ -191,7 +193,7 @@ def _column_order(column):
             BACKEND_ORDER.index(backend) if backend in BACKEND_ORDER else 9, backend)
 
 
-_SEVERITY = ("error", "nan", "fail", "expected-discrepancy", "kink", "skipped", "pass")
+_SEVERITY = ("error", "nan", "fail", "unjudged", "expected-discrepancy", "kink", "skipped", "pass")
 
 
 def _worst_verdict(verdicts):
@@ -222,6 +224,41 @@ def pairwise_worst(pairs):
     return pd.DataFrame([{"pair": k[0], "dtype": k[1], "worst max rel": _num(p.max_rel, "{:.2e}"),
                           "max abs": _num(p.max_abs, "{:.2e}"), "case": p.case, "param": p.worst_param}
                          for k, p in sorted(worst.items())])
+
+
+def conventions_table(conventions):
+    """At kinks, where backends return different valid subgradients: the left and right derivatives and every
+    backend's value side by side."""
+    import pandas as pd
+
+    backends = sorted({b for c in conventions for b in c.values}, key=lambda b: (
+        BACKEND_ORDER.index(b) if b in BACKEND_ORDER else 9, b))
+    return pd.DataFrame([{"case": c.case, "param": c.param, "index": index_str(c.index), "dtype": c.dtype,
+                          "left": _num(c.left, "{:.6g}"), "right": _num(c.right, "{:.6g}"),
+                          **{b: _num(c.values.get(b, float("nan")), "{:.6g}") for b in backends}}
+                         for c in conventions], columns=["case", "param", "index", "dtype", "left", "right", *backends])
+
+
+def precision_table(rows):
+    """Per backend and dtype: the median and worst error in ulps over the rows judged element-wise, and how
+    often the backend was the most precise on its row: below-tolerance differences made visible."""
+    import pandas as pd
+
+    stats = {}
+    for r in rows:
+        if r.ulps == r.ulps and r.precision:
+            s = stats.setdefault((r.backend, r.dtype), {"ulps": [], "first": 0, "rows": 0})
+            s["ulps"].append(r.ulps)
+            s["rows"] += 1
+            s["first"] += r.precision.startswith("1/")
+    out = []
+    for (b, d), s in sorted(stats.items(), key=lambda kv: (("float64", "float32").index(kv[0][1])
+                                                           if kv[0][1] in ("float64", "float32") else 9,
+                                                           _column_order((kv[0][0], kv[0][1])))):
+        u = sorted(s["ulps"])
+        out.append({"backend": b, "dtype": d, "rows": s["rows"], "median ulps": _num(u[len(u) // 2], "{:.3g}"),
+                    "worst ulps": _num(u[-1], "{:.3g}"), "most precise on": f"{s['first']} of {s['rows']}"})
+    return pd.DataFrame(out, columns=["backend", "dtype", "rows", "median ulps", "worst ulps", "most precise on"])
 
 
 def discrepancies(long):

@@ -19,6 +19,25 @@ class Evaluation:
     notes: dict = field(default_factory=dict)  # op -> how this backend binds it, where not native
 
 
+class InPlaceWrite(ValueError):
+    """A backend (or a case's hand-written backward) wrote into an input it was given."""
+
+
+def in_place_write(backend, case, arrays, call, exc):
+    """The InPlaceWrite for a call that raised on read-only inputs: ``call`` is run once more on writable
+    copies, and the inputs it changed are named."""
+    scratch = {k: np.array(v, copy=True) for k, v in arrays.items()}
+    try:
+        call(scratch)
+    except Exception:
+        pass
+    written = [k for k in arrays if not np.array_equal(scratch[k], arrays[k], equal_nan=True)]
+    names = ", ".join(repr(k) for k in written) or "an input"
+    return InPlaceWrite(f"backend {backend} wrote into {names} of case {case.name!r} (inputs are read-only, "
+                        f"shared with the other backends: copy before writing in place, e.g. np.cos(x) instead of "
+                        f"np.cos(x, out=x)); numpy said: {exc}")
+
+
 class CaseOutputError(TypeError):
     """A case returned something that is not an array of this backend."""
 

@@ -7,7 +7,7 @@ import numpy as np
 from ..core import losses, ops, tape
 from ..core.tape import Tensor, apply
 from ..vocabulary import Vocabulary
-from .base import Backend, Evaluation, objective
+from .base import Backend, Evaluation, in_place_write, objective
 
 
 class CoreVocabulary(Vocabulary):
@@ -64,6 +64,12 @@ class CoreBackend(Backend):
         return Evaluation(float(loss.value), dict(zip(wrt, grads)))
 
 
+def _read_only(a):
+    """The backward's inputs are read-only in every dtype: writing into one raises (the judge names it)."""
+    a.setflags(write=False)
+    return a
+
+
 class HandwrittenBackend(Backend):
     """Gradients by the case's own hand-written backward (the manual MLP, the deep stacks)."""
 
@@ -73,10 +79,15 @@ class HandwrittenBackend(Backend):
         return case.backward is not None
 
     def evaluate(self, case, point, dtype):
-        arrays = {k: np.asarray(v, dtype=dtype) for k, v in point.items()}
+        arrays = {k: _read_only(np.array(v, dtype=dtype)) for k, v in point.items()}
         loss, shape = objective(case, CoreVocabulary(dtype), {k: Tensor(v) for k, v in arrays.items()}, dtype)
         g = np.ones(shape, dtype) if int(np.prod(shape)) == 1 else case.cotangent_for(shape, dtype)
-        grads = case.backward(g, **arrays)
+        try:
+            grads = case.backward(g, **arrays)
+        except ValueError as exc:
+            if "read-only" not in str(exc):
+                raise
+            raise in_place_write(self.name, case, arrays, lambda a: case.backward(g.copy(), **a), exc) from exc
         if not isinstance(grads, dict):
             raise TypeError(f"hand-written backward of {case.name!r} returned {type(grads).__name__}, "
                             f"expected a dict {{param: gradient}}")

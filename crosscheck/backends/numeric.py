@@ -14,7 +14,7 @@ import numpy as np
 from ..core.losses import log_softmax
 from ..core.ops import sigmoid_value
 from ..numerical import (Perturbation, base_steps, central_difference, directional_difference,
-                         estimate_derivatives, one_sided_differences)
+                         estimate_derivatives, min_steps, one_sided_differences)
 from ..vocabulary import Vocabulary
 from .base import Backend, Evaluation, objective
 
@@ -343,8 +343,9 @@ class ComplexBatchedNumpy(BatchedNumpy):
         return -self.mean(logs)
 
 
-#: the complex step: h = 2^-50 times the power of two at or below |x| (2^-550 at x = 0), far below any
-#: distance to a singularity that float64 can resolve, and far above the smallest normal number
+#: the complex step: h = 2^-50 times the power of two at or below min(|x|, 1) (2^-550 at x = 0): far below any
+#: distance to a singularity that float64 can resolve, far above the smallest normal number, and absolute for
+#: |x| >= 1 (the imaginary part need not be representable beside x: sin at 1e15 gets h = 2^-50, not 0.5)
 COMPLEX_STEP = 2.0**-50
 
 
@@ -392,6 +393,24 @@ def _directional_evaluator(f, x, direction):
         return out
 
     return evaluate
+
+
+def _merge(est, where, other):
+    """Fold ``other`` (an Estimate of the elements ``where`` of ``est``) into ``est``: the more precise where they
+    agree within their errors; where they do not, ``est``'s value with their difference as its error."""
+    from ..numerical import SPLIT_FACTOR
+
+    a, ea = est.value[where], est.error[where]
+    b, eb = other.value, other.error
+    smooth = ~other.kink & np.isfinite(b)
+    agree = smooth & np.isfinite(eb) & (np.abs(a - b) <= SPLIT_FACTOR * (ea + eb))
+    better = agree & (eb < ea)
+    for name in ("value", "error", "source", "step", "right", "left", "right_error", "left_error"):
+        getattr(est, name)[where[better]] = getattr(other, name)[better]
+    # they disagree (or the second has no bound): the first's value, with their difference as its error
+    conflict = smooth & ~agree
+    spread = np.abs(a - b) + np.where(np.isfinite(eb), eb, 0.0)
+    est.error[where[conflict]] = np.maximum(ea, spread)[conflict]
 
 
 class NumericBackend(Backend):
@@ -443,13 +462,27 @@ class NumericBackend(Backend):
     # The reference's estimator (see numerical.estimate_derivatives): derivatives with error estimates.
 
     def estimate(self, case, point, param, f0, indices=None):
-        """An :class:`~crosscheck.numerical.Estimate` per element of ``param`` (or of the flat ``indices``)."""
+        """An :class:`~crosscheck.numerical.Estimate` per element of ``param`` (or of the flat ``indices``).
+
+        The ladder's first step scales with |x| (a function of scale |x|, like log). For |x| >= 2 a second ladder
+        starts at an absolute step (2^-17, or 4 ulps of x if larger): a function whose own scale is 1 at a huge x
+        (sin at 1e15) fools the first — every difference over a step of 2^32 is ~0, and so is their spread. Where
+        the two agree, the more precise is kept; where they do not, the estimate carries their difference as its
+        error (and the complex-step oracle, if it applies, decides).
+        """
         point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
         x = point[param]
         idx = np.arange(x.size) if indices is None else np.asarray(indices, dtype=int)
         evaluate = _evaluator(self._objective_of(case, point, param), x)
-        return estimate_derivatives(lambda k, off: evaluate(idx[k], off), f0, base_steps(x.reshape(-1)[idx]))
-
+        xi = x.reshape(-1)[idx]
+        est = estimate_derivatives(lambda k, off: evaluate(idx[k], off), f0, base_steps(xi), min_step=min_steps(xi))
+        big = np.flatnonzero(np.isfinite(xi) & (np.abs(xi) >= 2) & ~est.kink)
+        if big.size:
+            h = np.maximum(base_steps(np.zeros(big.size)), 4 * np.spacing(np.abs(xi[big])))
+            h = np.exp2(np.ceil(np.log2(h)))
+            other = estimate_derivatives(lambda k, off: evaluate(idx[big[k]], off), f0, h, min_step=min_steps(xi[big]))
+            _merge(est, big, other)
+        return est
     def estimate_directional(self, case, point, param, f0, direction, count):
         """An Estimate of the derivative along each of ``count`` directions, ``direction(k)`` making the k-th."""
         point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
@@ -457,7 +490,9 @@ class NumericBackend(Backend):
         finite = x[np.isfinite(x)]
         h = float(base_steps(np.array(np.max(np.abs(finite)) if finite.size else 0.0)))
         f = self._objective_of(case, point, param)
-        return estimate_derivatives(_directional_evaluator(f, x, direction), f0, np.full(count, h))
+        floor = float(4 * np.spacing(np.max(np.abs(finite)))) if finite.size else 0.0
+        return estimate_derivatives(_directional_evaluator(f, x, direction), f0, np.full(count, h),
+                                    min_step=np.full(count, floor))
 
     def estimate_joint(self, case, point, f0, directions, step=None):
         """An Estimate along each of ``directions``: each a dict {param: (flat indices, weights)} touching
@@ -483,14 +518,14 @@ class NumericBackend(Backend):
             step = float(base_steps(np.array(scale if np.isfinite(scale) else 0.0)))
         return estimate_derivatives(evaluate, f0, np.full(len(directions), step))
 
-    def complex_step(self, case, point, param, indices):
+    def complex_step(self, case, point, param, indices, shrink=1.0):
         """Im f(x + ih·e_i) / h at the flat ``indices`` of ``param``: the derivative to ~1e-15 relative where
         the case is analytic along the way. Raises NotAnalytic for a case calling an op without a complex form."""
         point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
         x = point[param]
         idx = np.asarray(indices, dtype=int)
         xi = np.abs(x.reshape(-1)[idx])
-        h = COMPLEX_STEP * np.exp2(np.floor(np.log2(np.maximum(xi, 2.0**-500))))
+        h = shrink * COMPLEX_STEP * np.exp2(np.floor(np.log2(np.clip(xi, 2.0**-500, 1.0))))
         f = self._objective_of(case, point, param, ComplexBatchedNumpy())
         values = _evaluator(f, x, np.complex128)(idx, 1j * h)
         return values.imag / h
