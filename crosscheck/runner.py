@@ -13,6 +13,7 @@ import numpy as np
 from . import backends as backend_registry
 from .compare import (FAILING, Pair, Row, Tolerance, agreement, compare, describe_failure, error_in_eps, index_str,
                       is_subgradient, kinks)
+from .guard import DEFAULT_TIMEOUT, guarded_rows
 from .reference import CENTRAL_MAX, DIRECTIONS, reference_for
 
 #: how closely the left and right derivatives must agree (beyond their round-off) for a point to be smooth
@@ -185,7 +186,8 @@ def pairwise(case, dtype, evaluations):
     pairs = []
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            worst = max(((agreement(evaluations[a].grads[k], evaluations[b].grads[k]), k) for k in case.wrt),
+            both = [k for k in case.wrt if k in evaluations[a].grads and k in evaluations[b].grads]
+            worst = max(((agreement(evaluations[a].grads[k], evaluations[b].grads[k]), k) for k in both),
                         key=lambda t: (t[0][1], t[0][0]), default=((0.0, 0.0), ""))
             (max_abs, max_rel), param = worst
             pairs.append(Pair(case.name, dtype, a, b, max_abs, max_rel, param))
@@ -253,7 +255,7 @@ def _judge_case(case, dtype, backends, reference, probe, pairs):
 
 
 def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"), progress=None, probe="all",
-        pairs=None, method="auto", directions=DIRECTIONS, central_max=CENTRAL_MAX):
+        pairs=None, method="auto", directions=DIRECTIONS, central_max=CENTRAL_MAX, timeout=DEFAULT_TIMEOUT):
     """Judge every case in every dtype it declares (among ``dtypes``) on every backend named.
 
     ``probe="all"`` looks for kinks at every element (one-sided differences:
@@ -262,7 +264,8 @@ def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"),
     average correctly (a tie of maximum). When ``pairs`` is a list, every
     pair of backends' agreement per case and dtype is appended to it.
     ``method``, ``directions`` and ``central_max`` choose how each input is
-    checked (see :mod:`crosscheck.reference`).
+    checked (see :mod:`crosscheck.reference`). A case that runs past ``timeout`` seconds (per dtype) or
+    calls ``sys.exit`` gives ``error`` rows and the run goes on (see :mod:`crosscheck.guard`).
     """
     if probe not in ("all", "failing"):
         raise ValueError(f"probe must be 'all' or 'failing', got {probe!r}")
@@ -272,8 +275,11 @@ def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"),
     rows = []
     for case in cases:
         for dtype in (d for d in case.dtypes if d in dtypes):
-            ref = reference_for(case, dtype, numeric, method=method, directions=directions, central_max=central_max)
-            rows.extend(judge_case(case, dtype, instances, ref, probe, pairs))
+            def judged(case=case, dtype=dtype):
+                ref = reference_for(case, dtype, numeric, method=method, directions=directions, central_max=central_max)
+                return judge_case(case, dtype, instances, ref, probe, pairs)
+
+            rows.extend(guarded_rows(case, dtype, instances, timeout, judged))
             if progress:
                 progress(case, dtype)
     return rows
