@@ -17,11 +17,11 @@
   two renames (then, killed between them, the folder is briefly absent, never
   mixed). A reader sees the old set or the new one whatever moment the process
   is killed at. The next claim of the folder applies one recovery rule to any
-  leftover ``.NAME.crosscheck-new``/``-old`` folder: an entry in it that is not
-  crosscheck's and is missing from the live folder goes back into it (a
-  sub-folder that is not crosscheck's is moved across after the swap), then the
-  leftover is deleted; if the live folder is missing, the complete leftover
-  becomes it.
+  leftover ``.NAME.crosscheck-new``/``-old`` folder: if it is complete (its
+  manifest written), an entry in it that is not crosscheck's and is missing from
+  the live folder goes back into it (a sub-folder that is not crosscheck's is
+  moved across after the swap); then the leftover is deleted. If the live folder
+  is missing, the complete leftover becomes it.
 
 An adopted folder (``--force`` on a folder that was not crosscheck's, or the
 working directory itself, which cannot be swapped from under the user) is
@@ -162,7 +162,10 @@ def _exchange(a: Path, b: Path) -> bool:
 
 def _restore_foreign(leftover: Path, live: Path):
     """Move what is not crosscheck's in a leftover staging folder back into the live one (if missing there)."""
-    owned = _owned_names(read_manifest(leftover))
+    manifest = read_manifest(leftover)
+    if manifest is None:  # a new folder killed while being built: crosscheck's files and links of live ones only
+        return
+    owned = _owned_names(manifest)
     for entry in sorted(leftover.iterdir()):
         if entry.name not in owned and not (live / entry.name).exists() and not (live / entry.name).is_symlink():
             os.replace(entry, live / entry.name)
