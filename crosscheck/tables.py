@@ -20,6 +20,9 @@ from pathlib import Path
 
 from .compare import VERDICTS, index_str
 
+#: the distribution on the package index (the import package is crosscheck)
+DISTRIBUTION = "crosscheck-grad"
+
 COLUMNS = ("case", "param", "backend", "dtype", "reference", "method", "max_abs", "max_rel", "err_eps", "ratio", "atol", "rtol",
            "worst_index", "value", "expected", "verdict", "message", "note", "tags")
 SHORT = (("case", 28), ("param", 8), ("backend", 11), ("dtype", 7), ("max abs", 9), ("max rel", 9),
@@ -252,7 +255,8 @@ def versions():
             return "not installed"
 
     rows = [("python", platform.python_version())]
-    rows += [(d, version(d)) for d in ("numpy", "pandas", "torch", "jax", "jaxlib", "crosscheck")]
+    rows += [(d, version(d)) for d in ("numpy", "pandas", "torch", "jax", "jaxlib")]
+    rows.append(("crosscheck", version(DISTRIBUTION)))
     return pd.DataFrame(rows, columns=["package", "version"])
 
 
