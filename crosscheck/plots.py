@@ -163,7 +163,7 @@ def error_heatmap(long) -> bytes:
             ax.text(order.index(column), rows.index(case), "kink", ha="center", va="center", fontsize=5)
     ax.set_yticks(range(len(grid)), grid.index, fontsize=6)
     ax.set_xticks(range(len(order)), order, rotation=45, ha="right", fontsize=7)
-    fig.colorbar(im, ax=ax, label="log10(error ÷ allowed); > 0 fails", ticks=[-8, -6, -4, -2, -1, 0, 1, 2])
+    fig.colorbar(im, ax=ax, label="log10(error ÷ allowed); > 0 fails", ticks=[-8, -6, -4, -2, 0, 1, 2])
     ax.set_title("worst error ÷ tolerance per case (blank: backend does not apply; error / nan / skipped: no\n"
                  "figure, labelled; kink: a parameter at a point without derivative, judged as a subgradient)",
                  fontsize=8)
