@@ -13,7 +13,8 @@
   ``crosscheck`` command therefore runs the real command in a child process
   (:func:`supervise`) and reads a status file the child keeps: the case it is
   in, and a last line when ``main`` returns. A child that ends without that line
-  is reported with the case it was running and a non-zero exit status.
+  is reported with the case it was running and a non-zero exit status. The child
+  also gets :func:`pinned_arithmetic`, so that its BLAS computes alike everywhere.
 """
 
 from __future__ import annotations
@@ -78,6 +79,25 @@ def guarded_rows(case, dtype, backends, timeout, compute):
             for b in backends if b.applies(case) for p in case.wrt]
 
 
+#: OpenBLAS's generic kernel per machine architecture: every CPU of the architecture runs it alike
+_GENERIC_OPENBLAS_CORE = {"x86_64": "Prescott", "amd64": "Prescott", "aarch64": "ARMV8", "arm64": "ARMV8"}
+
+
+def pinned_arithmetic() -> dict:
+    """Environment that makes the BLAS behind numpy (and torch's MKL) compute alike on every machine of an
+    architecture, whatever the user's thread count or kernel choice: OpenBLAS on one thread with its generic
+    kernel, MKL in its compatible mode. A matrix product's last bits depend on the kernel (FMA or not, block
+    sizes) and on how the threads split the sums; with these, the committed results/ regenerate byte for byte.
+    It must be set before numpy loads OpenBLAS, so the ``crosscheck`` command sets it for its child process."""
+    import platform
+
+    env = {"OPENBLAS_NUM_THREADS": "1", "MKL_CBWR": "COMPATIBLE"}
+    core = _GENERIC_OPENBLAS_CORE.get(platform.machine().lower())
+    if core:
+        env["OPENBLAS_CORETYPE"] = core
+    return env
+
+
 def supervise(argv) -> int:
     """Run ``python -m crosscheck.cli ARGV`` in a child process; report an exit that skipped ``main``'s end."""
     import subprocess
@@ -86,7 +106,7 @@ def supervise(argv) -> int:
 
     fd, status = tempfile.mkstemp(prefix="crosscheck-status-", suffix=".txt")
     os.close(fd)
-    env = {**os.environ, STATUS_ENV: status}
+    env = {**os.environ, **pinned_arithmetic(), STATUS_ENV: status}
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the child too: it answers 130
     try:
         proc = subprocess.Popen([sys.executable, "-m", "crosscheck.cli", *argv], env=env)
