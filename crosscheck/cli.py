@@ -230,6 +230,9 @@ def main(argv=None):
         except (CatalogueError, FolderError, ValueError, FileExistsError) as exc:
             print(f"crosscheck: error: {exc}", file=sys.stderr)
             return 2
+        except OSError as exc:  # a results folder that could not be written (disk full, permissions)
+            print(f"crosscheck: error: {exc}; the previous results are left as they were", file=sys.stderr)
+            return 2
         except KeyboardInterrupt:
             print("\ncrosscheck: interrupted; files already written are left as they were", file=sys.stderr)
             return 130

@@ -216,3 +216,13 @@ def test_the_manifest_lists_what_each_command_wrote(tmp_path):
     folder.write(results, {"run.csv": "x"}, "run")
     data = json.loads((results / folder.MANIFEST).read_text())
     assert data["files"] == {"run": ["run.csv"]}
+
+
+def test_a_failed_swap_is_a_message_not_a_traceback(tmp_path, cases, monkeypatch, capsys):
+    results = tmp_path / "results"
+    assert report(cases, results) == 0
+    before = {p.name: p.read_bytes() for p in results.iterdir()}
+    monkeypatch.setattr(folder, "_exchange", lambda a, b: (_ for _ in ()).throw(OSError(28, "No space left")))
+    assert report(cases, results) == 2
+    assert "No space left; the previous results are left as they were" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in results.iterdir()} == before
