@@ -14,6 +14,8 @@ import fnmatch
 import hashlib
 import importlib.util
 import inspect
+import keyword
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +157,22 @@ def _tolerances(tolerance):
     raise CatalogueError(f"tolerance: expected a Tolerance or a {{dtype: Tolerance}} dict, got {tolerance!r}")
 
 
+def _tags(tags):
+    """The tags as a frozenset of valid pytest mark names (each becomes one: ``pytest -m TAG``)."""
+    if isinstance(tags, str):
+        raise CatalogueError(f"tags={tags!r} is a string, which would become one tag per letter: "
+                             f"write tags={{{tags!r}}}")
+    try:
+        tags = frozenset(tags)
+    except TypeError:
+        raise CatalogueError(f"tags must be a set of names, got {tags!r}") from None
+    for tag in sorted(tags, key=str):
+        if not isinstance(tag, str) or not tag.isidentifier() or keyword.iskeyword(tag):
+            raise CatalogueError(f"tag {tag!r} cannot be a pytest mark (pytest -m {tag}): use a python identifier "
+                                 f"(letters, digits, _) that is not a keyword")
+    return tags
+
+
 def case(name=None, *, tags=(), tolerance=None, dtypes=DTYPES, backward=None, cotangent="random",
          expect=(), train=None, **inputs):
     """Register the decorated function as a case.
@@ -179,6 +197,7 @@ def case(name=None, *, tags=(), tolerance=None, dtypes=DTYPES, backward=None, co
     if bad:
         raise CatalogueError(f"dtypes {bad} not supported: choose from {DTYPES}")
     tolerances = _tolerances(tolerance)
+    tags = _tags(tags)
     expected = tuple(expect)
 
     def register(fn):
@@ -216,6 +235,11 @@ def _load_file(path: Path):
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
+    except SystemExit as exc:  # sys.exit() at import would otherwise end the whole run, silently with 0
+        del sys.modules[module_name]
+        line = _line_in(exc, str(path))
+        raise CatalogueError(f"{path}:{line or '?'}: case file called sys.exit({exc.code!r}) while loading",
+                             path=str(path), line=line) from exc
     except SyntaxError as exc:
         del sys.modules[module_name]
         raise CatalogueError(f"{exc.filename}:{exc.lineno}: syntax error in case file: {exc.msg}",
@@ -231,8 +255,9 @@ def _load_file(path: Path):
 def _line_in(exc, filename):
     """The last line of ``filename`` in the exception's traceback (None if the file is not in it)."""
     line, tb = None, exc.__traceback__
+    filename = os.path.abspath(filename)
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == filename:
+        if os.path.abspath(tb.tb_frame.f_code.co_filename) == filename:
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
@@ -244,10 +269,12 @@ def case_files(folders):
     for folder in folders:
         folder = Path(folder)
         if folder.is_file():
+            if folder.suffix != ".py":
+                raise CatalogueError(f"--cases {folder}: not a folder or a python case file (*.py)", path=str(folder))
             files.append(folder)
             continue
         if not folder.is_dir():
-            raise CatalogueError(f"case folder {folder} does not exist")
+            raise CatalogueError(f"case folder {folder} does not exist", path=str(folder))
         files.extend(p for p in sorted(folder.rglob("*.py")) if not p.name.startswith("_"))
     return files
 
@@ -295,9 +322,44 @@ def select(cases, *, pattern=None, tags=None):
     return out
 
 
-def default_case_folder() -> Path:
-    """``cases/`` in the working directory if there is one, else the catalogue shipped beside the package."""
+def shipped_case_folder() -> Path:
+    """The default catalogue: ``crosscheck/catalogue_cases`` in an installed wheel, ``cases/`` in a checkout."""
+    package = Path(__file__).resolve().parent
+    installed = package / "catalogue_cases"
+    return installed if installed.is_dir() else package.parent / "cases"
+
+
+def configured_case_folders(start=None) -> list[Path]:
+    """``crosscheck_cases`` of ``[tool.pytest.ini_options]`` in the nearest pyproject.toml (the working
+    directory or above), relative to that file; [] when there is none or it names none."""
+    start = Path(start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # python 3.10
+                return []
+            try:
+                config = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                raise CatalogueError(f"{pyproject}: cannot read crosscheck_cases: {exc}") from None
+            names = config.get("tool", {}).get("pytest", {}).get("ini_options", {}).get("crosscheck_cases", [])
+            if isinstance(names, str):
+                names = names.split()
+            return [folder / n for n in names]
+    return []
+
+
+def default_case_folders() -> list[Path]:
+    """Without ``--cases``: ``crosscheck_cases`` from pyproject.toml, else ``./cases``, else the shipped catalogue."""
+    configured = configured_case_folders()
+    if configured:
+        return configured
     here = Path.cwd() / "cases"
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parent.parent / "cases"
+    return [here if here.is_dir() else shipped_case_folder()]
+
+
+def default_case_folder() -> Path:
+    """The first of :func:`default_case_folders` (kept for scripts that take one folder)."""
+    return default_case_folders()[0]

@@ -3,11 +3,66 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
+import keyword
+import re
 import sys
 from pathlib import Path
 
+from . import guard
 from .catalogue import DTYPES, CatalogueError, discover, select
-from .options import BACKENDS, add_to_argparse, case_folders, reference_options
+from .folder import FolderError, claim
+from .options import BACKENDS, add_to_argparse, case_folders, positive_float, reference_options
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with "did you mean" for a mistyped subcommand, choice or option."""
+
+    def error(self, message):
+        super().error(message + _suggestion(self, message))
+
+
+def _suggestion(parser, message):
+    """' (did you mean X?)' for the closest known word to the one the message quotes; '' if none is close."""
+    m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if m:
+        word, known = m.group(1), re.findall(r"'([^']*)'", m.group(2)) or m.group(2).split(", ")
+    else:
+        m = re.search(r"unrecognized arguments: (\S+)", message)
+        if not m:
+            return ""
+        word, known = m.group(1).split("=")[0], _option_strings(parser)
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _option_strings(parser):
+    """Every option string of the parser and of its subcommands."""
+    found = set(parser._option_string_actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= set(sub._option_string_actions)
+    return sorted(o for o in found if o.startswith("--"))
+
+
+def _add_output(p, what, default=None):
+    """--results DIR, --force and --timeout for run and report."""
+    p.add_argument("--results", type=Path, default=default, metavar="DIR", help=what)
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty folder crosscheck did not write (it replaces files of the same "
+                        "names there and adopts the folder)")
+    p.add_argument("--timeout", type=positive_float, default=guard.DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"time limit per case and dtype, every backend together; past it the case's rows are "
+                        f"errors (default {guard.DEFAULT_TIMEOUT:g})")
+
+
+def _results_folder(args):
+    """The claimed results folder (checked, locked, leftovers of a killed run recovered), or None."""
+    if args.results is None:
+        return contextlib.nullcontext(None)
+    return claim(args.results, force=args.force)
 
 
 def _add_selection(p):
@@ -49,6 +104,11 @@ def cmd_list(args):
 
 
 def cmd_run(args):
+    with _results_folder(args) as target:
+        return _run(args, target)
+
+
+def _run(args, target):
     from . import runner, tables
 
     selection = _selection(args)
@@ -58,7 +118,7 @@ def cmd_run(args):
     backends = args.backends or list(BACKENDS)
     rows, pairs, conventions = runner.load_error_rows(errors), [], []
     rows += runner.run(cases, backends=backends, dtypes=tuple(args.dtypes or DTYPES), probe=args.probe,
-                       pairs=pairs, conventions=conventions, **reference_options(args))
+                       pairs=pairs, conventions=conventions, timeout=args.timeout, **reference_options(args))
     shown = rows if not args.quiet else [r for r in rows if r.verdict != "pass"]
     print(tables.to_text(shown))
     notable = [r for r in rows if r.verdict != "pass"]
@@ -67,8 +127,8 @@ def cmd_run(args):
         for r in notable:
             print(f"  {r.verdict:<8} {r.case} {r.param} {r.backend} {r.dtype}: {r.message or r.note}")
     _print_findings(rows, pairs, conventions)
-    if args.results:
-        for path in tables.write_run(rows, args.results):
+    if target is not None:
+        for path in target.write(tables.run_files(rows), "run"):
             print(f"wrote {path}")
     print(f"\n{len(cases)} cases, {len(rows)} rows: {tables.summary_line(rows)}")
     return 1 if runner.failed(rows) else 0
@@ -98,6 +158,11 @@ def _print_findings(rows, pairs, conventions):
 
 
 def cmd_report(args):
+    with _results_folder(args) as target:
+        return _report(args, target)
+
+
+def _report(args, target):
     from . import report, runner, tables
 
     selection = _selection(args)
@@ -105,9 +170,9 @@ def cmd_report(args):
         return 2
     cases, errors = selection
     results = report.compute(cases, args.backends or list(BACKENDS), tuple(args.dtypes or DTYPES), args.probe,
-                             **reference_options(args))
+                             timeout=args.timeout, **reference_options(args))
     results.rows[:0] = runner.load_error_rows(errors)
-    written = report.write(results, args.results)
+    written = target.write(report.render(results), "report")
     notable = [r for r in results.rows if r.verdict in runner.FAILING]
     for r in notable:
         print(f"  {r.verdict:<8} {r.case} {r.param} {r.backend} {r.dtype}: {r.message or r.note}")
@@ -120,13 +185,27 @@ def cmd_report(args):
 def cmd_new(args):
     from .template import write_template
 
+    _check_new_name(args.name, args.folder)
     path = write_template(args.name, args.folder)
     print(f"wrote {path}; run it with: crosscheck run --cases {args.folder} -k {args.name}")
     return 0
 
 
+def _check_new_name(name, folder):
+    """A new case's name must be a usable function name and not a case the folder (or the catalogue) has."""
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        raise ValueError(f"case name {name!r} is a python keyword: it cannot name the case's function; choose "
+                         f"another, e.g. {name}_case")
+    folders = [Path(folder)] if Path(folder).is_dir() else []
+    folders += [f for f in case_folders(None) if f.is_dir() and f.resolve() not in {p.resolve() for p in folders}]
+    for existing in discover(folders, errors=[]):
+        if existing.name == name:
+            raise ValueError(f"case name {name!r} is taken: {existing.location} defines it, and two cases of one "
+                             f"name fail every later run; choose another name")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="crosscheck",
         description="Compare hand-written backprop, finite differences and framework autograd, case by case.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -138,11 +217,12 @@ def build_parser():
 
     p = sub.add_parser("run", help="judge every case on every backend against finite differences",
                        description="Compute each case's gradients on each backend and dtype, compare them with the "
-                                   "float64 central-difference reference, print the table, write results/run.csv and "
-                                   "results/run.md, and exit 1 if any row is fail, nan or error.")
+                                   "float64 central-difference reference, print the table (and, with --results DIR, "
+                                   "write DIR/run.csv and DIR/run.md; nothing is written without it), and exit 1 if "
+                                   "any row is fail, nan or error.")
     _add_selection(p)
     add_to_argparse(p, "backends", "dtypes", "probe", "method", "directions", "central_max")
-    p.add_argument("--results", type=Path, metavar="DIR", help="also write run.csv and run.md into DIR")
+    _add_output(p, "also write run.csv and run.md into DIR (a new, empty or crosscheck's own folder)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the rows that are not a pass")
     p.set_defaults(func=cmd_run)
 
@@ -150,12 +230,11 @@ def build_parser():
                        description="Judge the catalogue on every backend, train the cases that carry a training run, "
                                    "measure gradient flow, reproduce the article's tables, and write the tables "
                                    "(.csv/.md/.json), plots, report.md and a self-contained report.html into "
-                                   "results/ (each file replaced atomically). Exits 1 if any row is fail, nan or "
-                                   "error.")
+                                   "results/ (a new, empty or crosscheck's own folder: the new set replaces the old "
+                                   "one whole). Exits 1 if any row is fail, nan or error.")
     _add_selection(p)
     add_to_argparse(p, "backends", "dtypes", "probe", "method", "directions", "central_max")
-    p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
-                   help="where to write (default: results)")
+    _add_output(p, "where to write (default: results)", default=Path("results"))
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("new", help="write a commented case-file template that runs as written",
@@ -168,15 +247,26 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
-    except (CatalogueError, ValueError, FileExistsError) as exc:
-        print(f"crosscheck: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ncrosscheck: interrupted; files already written are left as they were", file=sys.stderr)
-        return 130
+        args = build_parser().parse_args(argv)
+        try:
+            return args.func(args)
+        except (CatalogueError, FolderError, ValueError, FileExistsError) as exc:
+            print(f"crosscheck: error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # a results folder that could not be written (disk full, permissions)
+            print(f"crosscheck: error: {exc}; the previous results are left as they were", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("\ncrosscheck: interrupted; files already written are left as they were", file=sys.stderr)
+            return 130
+    finally:
+        guard.note(guard.END)  # main ended, however: a supervising process tells this from an abrupt exit
+
+
+def console():
+    """The ``crosscheck`` command: :func:`main` in a child process, so that an abrupt exit is reported."""
+    sys.exit(guard.supervise(sys.argv[1:]))
 
 
 if __name__ == "__main__":

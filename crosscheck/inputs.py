@@ -62,6 +62,9 @@ class InputSpec:
             return self.problem
         if self.kind not in KINDS:
             return f"unknown input distribution {self.kind!r}: expected one of {', '.join(KINDS)}"
+        if 0 in self.shape:
+            return (f"{self.kind}: shape {self.shape} has no elements, so there is no gradient to check; "
+                    f"give every dimension a size of at least 1")
         return None
 
     def sample(self, seed: int) -> np.ndarray:
@@ -134,7 +137,14 @@ def fixed(value, *, shape=None, grad=True) -> InputSpec:
     """
     def build():
         try:
-            array = np.array(value, dtype=np.float64)
+            raw = np.asarray(value)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"value is not a numeric array: {exc}") from None
+        if np.iscomplexobj(raw):
+            raise InputError("complex values are not supported: crosscheck checks gradients of real functions "
+                             "(split a complex input into its real and imaginary parts)")
+        try:
+            array = np.array(raw, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise InputError(f"value is not a numeric array: {exc}") from None
         if shape is not None and array.shape != _shape(tuple(shape)):

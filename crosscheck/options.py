@@ -13,11 +13,51 @@ from .catalogue import DTYPES
 
 BACKENDS = ("core", "handwritten", "torch", "jax")
 
+
+def positive_int(text):
+    """An integer ≥ 1 (argparse type: a bad value is a usage error, exit 2, naming the option)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text):
+    """A number > 0 (seconds)."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def non_negative_int(text):
+    """An integer ≥ 0 (0 for --central-max: every input by random directions)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
 # dest -> (command-line flags, argparse keyword arguments); pytest takes the long flag as --crosscheck-<name>.
 OPTIONS = {
     "cases": (("--cases",), dict(action="append", metavar="DIR",
                                  help="folder (or file) of case files; repeatable. "
-                                      "Default: ./cases, else the catalogue shipped beside the package")),
+                                      "Default: crosscheck_cases of pyproject.toml's [tool.pytest.ini_options], else "
+                                      "./cases, else the catalogue shipped with the package")),
     "backends": (("--backend",), dict(action="append", metavar="NAME", choices=BACKENDS,
                                       help=f"backend to run; repeatable. Default: all of {', '.join(BACKENDS)}")),
     "dtypes": (("--dtype",), dict(action="append", choices=DTYPES, help="dtype to run; repeatable. Default: both")),
@@ -27,10 +67,10 @@ OPTIONS = {
     "method": (("--method",), dict(choices=("auto", "central", "directional"), default="auto",
                                    help="element-wise central differences, random-direction derivatives, or "
                                         "auto: central up to --central-max elements per input, directional beyond")),
-    "directions": (("--directions",), dict(type=int, default=16, metavar="K",
+    "directions": (("--directions",), dict(type=positive_int, default=16, metavar="K",
                                            help="random ±1 directions per input for the directional check "
                                                 "(default 16)")),
-    "central_max": (("--central-max",), dict(type=int, default=1 << 14, metavar="N",
+    "central_max": (("--central-max",), dict(type=non_negative_int, default=1 << 14, metavar="N",
                                              help="largest input (elements) checked element-wise under "
                                                   "--method auto (default 16384)")),
 }
@@ -58,7 +98,7 @@ def add_to_pytest(group):
 
 
 def case_folders(values):
-    """The folders named, or the default catalogue."""
-    from .catalogue import default_case_folder
+    """The folders named, or the default catalogue (see :func:`crosscheck.catalogue.default_case_folders`)."""
+    from .catalogue import default_case_folders
 
-    return [Path(v) for v in values] if values else [default_case_folder()]
+    return [Path(v) for v in values] if values else default_case_folders()

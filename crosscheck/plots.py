@@ -17,6 +17,15 @@ STYLE = {  # backend -> (marker, linestyle); the backends often coincide, so mar
 }
 TITLES = {"sigmoid": "sigmoid", "relu": "ReLU", "sigmoid_residual": "sigmoid + residual"}
 
+#: one colour per verdict: report.html's verdict cells, and the heatmap's cells that carry no error figure
+VERDICT_COLOURS = {
+    "pass": "#c6efce", "kink": "#cfe2ff", "expected-discrepancy": "#fff2b3", "fail": "#f4a6a6",
+    "nan": "#f08cc0", "error": "#9a6fd6", "skipped": "#d9d9d9", "unjudged": "#a9bcd6",
+}
+#: heatmap cells labelled instead of coloured by their error (worst verdict of the cell)
+_LABELLED = ("error", "nan", "skipped", "unjudged")
+_SEVERITY = ("error", "nan", "fail", "unjudged", "expected-discrepancy", "kink", "skipped", "pass")
+
 
 def _pyplot():
     import matplotlib
@@ -106,9 +115,26 @@ def layer_norms(cells, depth) -> bytes:
     return _png(fig)
 
 
+def error_colours():
+    """The heatmap's colour scale over log10(error ÷ allowed) in [-8, 2]: greens up to 0 (a pass, however close
+    to the tolerance: 10 % of it is still plainly green), reds beyond (a failure)."""
+    from matplotlib.colors import LinearSegmentedColormap, TwoSlopeNorm
+
+    cmap = LinearSegmentedColormap.from_list("crosscheck_errors", [
+        (0.0, "#0b5d1e"), (0.35, "#3fa34d"), (0.5, "#d9f2d0"), (0.5001, "#fcbba1"), (0.75, "#ef3b2c"),
+        (1.0, "#67000d")])
+    return cmap, TwoSlopeNorm(vmin=-8, vcenter=0, vmax=2)
+
+
 def error_heatmap(long) -> bytes:
-    """log10(error ÷ allowance) of the worst parameter, case × (backend, dtype): below 0 passes."""
+    """log10(error ÷ allowance) of the worst parameter, case × (backend, dtype): below 0 passes.
+
+    A cell whose worst verdict is error, nan, skipped (or unjudged) has no error figure: it is painted in that
+    verdict's colour and labelled, so it cannot be mistaken for a blank cell (a backend that does not apply).
+    """
     plt = _pyplot()
+    from matplotlib.patches import Rectangle
+
     df = long.copy()
     df["ratio"] = df["ratio"].replace("", "nan").astype(float)
     df["column"] = df["backend"] + " " + df["dtype"]
@@ -116,18 +142,33 @@ def error_heatmap(long) -> bytes:
     df.loc[kinked, "ratio"] = np.nan  # a kink's central-difference error is no error: shown as a label instead
     grid = df.pivot_table(index="case", columns="column", values="ratio", aggfunc="max", sort=False, dropna=False)
     kinks = df[kinked].groupby(["case", "column"]).size()
-    order = [f"{b} {d}" for d in ("float64", "float32") for b in STYLE if f"{b} {d}" in grid.columns]
+    worst = df.groupby(["case", "column"])["verdict"].agg(lambda v: min(v, key=_rank))
+    known = [f"{b} {d}" for d in ("float64", "float32") for b in STYLE if f"{b} {d}" in grid.columns]
+    order = known + sorted(c for c in grid.columns if c not in known and c.strip() != "- -")
     grid = grid[order]
     with np.errstate(divide="ignore"):
         values = np.log10(np.maximum(grid.to_numpy(dtype=float), 1e-12))
     fig, ax = plt.subplots(figsize=(7, 0.2 * len(grid) + 1.8))
-    cmap = plt.get_cmap("RdYlGn_r").with_extremes(bad="white")
-    im = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap=cmap, vmin=-8, vmax=2, interpolation="nearest")
+    cmap, norm = error_colours()
+    im = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap=cmap.with_extremes(bad="white"), norm=norm,
+                   interpolation="nearest")
+    rows = list(grid.index)
+    for (case, column), verdict in worst.items():
+        if verdict in _LABELLED and column in order and case in rows:
+            x, y = order.index(column), rows.index(case)
+            ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, color=VERDICT_COLOURS[verdict]))
+            ax.text(x, y, verdict, ha="center", va="center", fontsize=5)
     for (case, column) in kinks.index:
-        ax.text(order.index(column), list(grid.index).index(case), "kink", ha="center", va="center", fontsize=5)
+        if column in order and worst.get((case, column)) not in _LABELLED:
+            ax.text(order.index(column), rows.index(case), "kink", ha="center", va="center", fontsize=5)
     ax.set_yticks(range(len(grid)), grid.index, fontsize=6)
     ax.set_xticks(range(len(order)), order, rotation=45, ha="right", fontsize=7)
-    fig.colorbar(im, ax=ax, label="log10(error ÷ allowed); > 0 fails")
-    ax.set_title("worst error ÷ tolerance per case (blank: backend does not apply;\n"
-                 "kink: a parameter at a point without derivative, judged as a subgradient)", fontsize=8)
+    fig.colorbar(im, ax=ax, label="log10(error ÷ allowed); > 0 fails", ticks=[-8, -6, -4, -2, 0, 1, 2])
+    ax.set_title("worst error ÷ tolerance per case (blank: backend does not apply; error / nan / skipped: no\n"
+                 "figure, labelled; kink: a parameter at a point without derivative, judged as a subgradient)",
+                 fontsize=8)
     return _png(fig)
+
+
+def _rank(verdict):
+    return _SEVERITY.index(verdict) if verdict in _SEVERITY else len(_SEVERITY)

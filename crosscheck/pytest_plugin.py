@@ -20,6 +20,7 @@ from . import xfails
 from .catalogue import DTYPES, CatalogueError
 from .conformance import SUITE, CaseFile, Suite
 from .options import BACKENDS, add_to_pytest, reference_options
+from .tables import DISTRIBUTION
 
 #: distributions whose versions the header shows when their backend is selected (read without importing them)
 _FRAMEWORKS = {"torch": ("torch",), "jax": ("jax", "jaxlib")}
@@ -92,7 +93,7 @@ def pytest_report_header(config):
     for backend, dists in _FRAMEWORKS.items():
         if backend in suite.backends:
             versions += [f"{d} {_version(d) or 'not installed'}" for d in dists]
-    return [f"crosscheck {_version('crosscheck')}: cases {folders}; backends {', '.join(suite.backends)}; "
+    return [f"crosscheck {_version(DISTRIBUTION)}: cases {folders}; backends {', '.join(suite.backends)}; "
             f"dtypes {', '.join(suite.dtypes)}; probe {suite.probe}",
             "crosscheck versions: " + ", ".join(versions)]
 

@@ -1,10 +1,9 @@
 """``crosscheck report``: run the catalogue and write everything a person reads into ``results/``.
 
-Everything is computed and rendered first, in memory, and written in full
-beside its target; only then are the files renamed into place, together,
-with Ctrl-C held back (:func:`crosscheck.tables.write_files`). A report that
-is interrupted (Ctrl-C, a killed process) therefore leaves the previous
-``results/`` as it was.
+Everything is computed and rendered first, in memory; the new folder is then
+built in full beside the old one and swapped in (:mod:`crosscheck.folder`).
+A report that is interrupted (Ctrl-C, a killed process) at any moment
+therefore leaves the previous ``results/`` or the new one, never a mix.
 
 Files: the tables (``rows``, ``summary``, ``pairwise``, ``pairwise_worst``,
 ``discrepancies``, ``trajectories``, ``gradient_flow`` and the article's
@@ -17,13 +16,15 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import backends as backend_registry
-from . import flow, plots, seed, tables, trajectories
+from . import flow, guard, plots, seed, tables, trajectories
 from . import runner
+from .compare import VERDICTS
 
 
 # ------------------------------------------------------------------ progress on the terminal
@@ -81,7 +82,8 @@ class Document:
                 out.append(block[1])
             elif kind == "table":
                 out.append(tables.markdown_table(block[1]).rstrip())
-                if block[2]:
+                if block[2]:  # a blank line first: a line right below a table would render as one more row
+                    out.append("")
                     out.append(f"Full table: [{block[2]}.csv]({block[2]}.csv) · [.md]({block[2]}.md) · "
                                f"[.json]({block[2]}.json)")
             elif kind == "image":
@@ -94,7 +96,9 @@ class Document:
                  "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
                  "table{border-collapse:collapse;font-size:12px;margin:0.5em 0}"
                  "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}th{background:#eee}"
-                 "img{max-width:100%}code{background:#f4f4f4}</style></head><body>"]
+                 "img{max-width:100%}code{background:#f4f4f4}p.links{font-size:13px;margin-top:0}"
+                 + "".join(f".v-{v}{{background:{c}}}" for v, c in plots.VERDICT_COLOURS.items())
+                 + "</style></head><body>"]
         for block in self.blocks:
             kind = block[0]
             if kind == "heading":
@@ -102,13 +106,60 @@ class Document:
             elif kind == "text":
                 parts.append(f"<p>{html.escape(block[1])}</p>")
             elif kind == "table":
-                parts.append(block[1].to_html(index=False, escape=True, border=0))
+                parts.append(_verdict_classes(block[1].to_html(index=False, escape=True, border=0)))
+                if block[2]:
+                    name = html.escape(block[2])
+                    parts.append(f'<p class="links">Full table: <a href="{name}.csv">{name}.csv</a> · '
+                                 f'<a href="{name}.md">.md</a> · <a href="{name}.json">.json</a></p>')
             elif kind == "image":
                 data = base64.b64encode(self.images[block[1]]).decode()
                 parts.append(f'<figure><img alt="{html.escape(block[2])}" src="data:image/png;base64,{data}">'
                              f"<figcaption>{html.escape(block[2])}</figcaption></figure>")
         parts.append("</body></html>")
         return "\n".join(parts) + "\n"
+
+
+def _verdict_classes(table_html):
+    """Each cell that holds just a verdict gets the verdict's class (its colour)."""
+    return re.sub(r"<td>([a-z-]+)</td>",
+                  lambda m: f'<td class="v-{m.group(1)}">{m.group(1)}</td>'
+                  if m.group(1) in plots.VERDICT_COLOURS else m.group(0), table_html)
+
+
+#: what each verdict means, for the report's legend (the README's table, shortened)
+VERDICT_MEANINGS = {
+    "pass": "every element within atol + rtol·|reference|",
+    "fail": "some element outside the tolerance; the row's cause names the worst element",
+    "kink": "no derivative at the point (left and right derivatives differ); the backend gave a subgradient",
+    "expected-discrepancy": "a disagreement the case declares, with its reason",
+    "nan": "the gradient or the forward value is NaN or inf where it should not be",
+    "error": "something raised (or the case ran past its time limit); the cause keeps the case's file:line",
+    "skipped": "the backend cannot run here (framework not installed)",
+    "unjudged": "computed, but no reference could judge it",
+}
+
+
+def verdict_legend(verdicts):
+    import pandas as pd
+
+    return pd.DataFrame([{"verdict": v, "meaning": VERDICT_MEANINGS.get(v, ""),
+                          "fails the run": "yes" if v in runner.FAILING else "no"} for v in verdicts])
+
+
+def binding_table(backend_names):
+    """op × backend: how each framework computes the ops it has no single native function for."""
+    import pandas as pd
+
+    notes = {}
+    for name in backend_names:
+        try:
+            vocabulary = getattr(backend_registry.get(name), "vocabulary", None)
+        except ValueError:
+            continue
+        for op, how in sorted(getattr(vocabulary, "bindings", {}).items()):
+            notes.setdefault(op, {})[name] = how
+    columns = [n for n in backend_names if any(n in v for v in notes.values())]
+    return pd.DataFrame([{"op": op, **{n: how.get(n, "native") for n in columns}} for op, how in sorted(notes.items())])
 
 
 # ------------------------------------------------------------------ computing
@@ -124,8 +175,10 @@ class Results:
     seed_tables: dict
 
 
-def compute(cases, backend_names, dtypes, probe="all", progress=None, **reference_options) -> Results:
-    """Everything the report shows, computed in memory (nothing is written here)."""
+def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=guard.DEFAULT_TIMEOUT,
+            **reference_options) -> Results:
+    """Everything the report shows, computed in memory (nothing is written here). ``timeout`` limits each
+    case per dtype, and each training run (see :mod:`crosscheck.guard`)."""
     numeric = backend_registry.get("numeric")
     instances = [backend_registry.get(n) for n in backend_names]
 
@@ -134,14 +187,18 @@ def compute(cases, backend_names, dtypes, probe="all", progress=None, **referenc
 
     bar = progress or Progress(sum(applying(c) * sum(1 for d in c.dtypes if d in dtypes) for c in cases))
     pairs = []
-    rows = runner.run(cases, instances, dtypes, probe=probe, pairs=pairs, **reference_options,
+    rows = runner.run(cases, instances, dtypes, probe=probe, pairs=pairs, timeout=timeout, **reference_options,
                       progress=lambda case, dtype: bar.advance(applying(case), f"{case.name} {dtype}"))
     bar.close()
     runnable = [b for b in instances if not b.unavailable()]
     trajs, divs = [], []
     for case in cases:
         if case.training is not None:
-            t, d = trajectories.compare_trajectories(case, runnable, dtypes, checkpoints=tuple(seed.XOR_EPOCHS))
+            try:  # a case that hangs or exits already has its error rows from the run above
+                with guard.time_limit(timeout, f"training run of case {case.name!r}"):
+                    t, d = trajectories.compare_trajectories(case, runnable, dtypes, checkpoints=tuple(seed.XOR_EPOCHS))
+            except (guard.CaseTimeout, SystemExit):
+                continue
             trajs.extend(t)
             divs.extend(d)
     catalogue = {c.name: c for c in cases}
@@ -203,6 +260,8 @@ def build(results: Results):
     doc.table(tables.versions())
     doc.heading("Verdicts")
     doc.table(named["summary"], "summary")
+    doc.text("What the verdicts mean:")
+    doc.table(verdict_legend(VERDICTS))
     doc.heading("Rows that are not a pass")
     doc.table(named["discrepancies"], "discrepancies")
     doc.heading("Errors at a glance")
@@ -213,14 +272,22 @@ def build(results: Results):
         doc.text("Worst relative difference between two backends' gradients, over the catalogue "
                  "(|a - b| / max(|a|, |b|), element-wise); per case in pairwise.csv.")
         doc.table(named["pairwise_worst"], "pairwise")
-    doc.heading("The article's figures, reproduced")
-    for name, title in (("seed_chain_rule", "Chain rule"), ("seed_local_gradients", "Local gradients"),
-                        ("seed_xor_gradient_check", "XOR: gradient check of W1"),
-                        ("seed_xor_training", "XOR: training, lr = 1.0, 2000 epochs"),
-                        ("seed_gradient_flow", "Gradient flow: mean |dL/dx| at the input")):
-        if name in named and len(named[name]):
-            doc.heading(title, 3)
-            doc.table(named[name], name)
+    bindings = binding_table(sorted({r.backend for r in results.rows}, key=_backend_order))
+    if len(bindings):
+        doc.heading("How each framework computes an op")
+        doc.text("Ops a framework has no single native function for, and the composition used instead "
+                 "(every other op is the framework's own function); a row's note names those its case used.")
+        doc.table(bindings)
+    seed_names = (("seed_chain_rule", "Chain rule"), ("seed_local_gradients", "Local gradients"),
+                  ("seed_xor_gradient_check", "XOR: gradient check of W1"),
+                  ("seed_xor_training", "XOR: training, lr = 1.0, 2000 epochs"),
+                  ("seed_gradient_flow", "Gradient flow: mean |dL/dx| at the input"))
+    present = [(name, title) for name, title in seed_names if name in named and len(named[name])]
+    if present:  # a user's case folder reproduces none of them: no empty heading
+        doc.heading("The article's figures, reproduced")
+    for name, title in present:
+        doc.heading(title, 3)
+        doc.table(named[name], name)
     if results.flow_cells:
         doc.image("gradient_flow.png", plots.gradient_flow(results.flow_cells, seed.GRADIENT_FLOW),
                   "gradient flow against depth, every backend (stars: the article)")
@@ -238,8 +305,20 @@ def build(results: Results):
     return named, doc
 
 
-def write(results: Results, folder) -> list[Path]:
-    """Write every table, plot and the report into ``folder``: all rendered first, then replaced together."""
+def _backend_order(name):
+    return (tables.BACKEND_ORDER.index(name) if name in tables.BACKEND_ORDER else 9, name)
+
+
+def write(results: Results, folder, force=False) -> list[Path]:
+    """Write every table, plot and the report into ``folder``: all rendered first, then the folder's
+    report files replaced together (see :mod:`crosscheck.folder`)."""
+    from . import folder as results_folder
+
+    return results_folder.write(folder, render(results), "report", force=force)
+
+
+def render(results: Results) -> dict:
+    """{file name: str or bytes}: every table, plot, report.md and report.html."""
     named, doc = build(results)
     files = {}
     for name, df in named.items():
@@ -248,4 +327,4 @@ def write(results: Results, folder) -> list[Path]:
     files["versions.md"] = tables.markdown_table(tables.versions())
     files["report.md"] = doc.markdown()
     files["report.html"] = doc.html()
-    return tables.write_files(folder, files)
+    return files

@@ -12,12 +12,11 @@ import numpy as np
 
 from . import backends as backend_registry
 from .backends.base import InPlaceWrite, in_place_write
-from .compare import (FAILING, ORACLE_TOLERANCE, REFERENCE_ERROR_FACTOR, Convention, Pair, Row, Tolerance, agreement,
-                      compare, describe_failure, error_in_eps, index_str, is_subgradient, kinks, ulp_error)
+from .compare import (FAILING, ORACLE_TOLERANCE, REFERENCE_ERROR_FACTOR, Convention, Pair, Row, agreement,
+                      compare, describe_failure, error_in_eps, index_str, is_subgradient, ulp_error)
+from .guard import DEFAULT_TIMEOUT, guarded_rows
 from .reference import CENTRAL_MAX, DIRECTIONS, NotDeterministic, reference_for
 
-#: how closely the left and right derivatives must agree (beyond their round-off) for a point to be smooth
-KINK_TOLERANCE = Tolerance(atol=1e-8, rtol=1e-6)
 
 
 def _error_rows(case, backend, dtype, verdict, message, note=""):
@@ -503,7 +502,8 @@ def kink_conventions(case, dtype, evaluations, reference):
 
 
 def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"), progress=None, probe="all",
-        pairs=None, method="auto", directions=DIRECTIONS, central_max=CENTRAL_MAX, conventions=None, oracle=True):
+        pairs=None, method="auto", directions=DIRECTIONS, central_max=CENTRAL_MAX, conventions=None, oracle=True,
+        timeout=DEFAULT_TIMEOUT):
     """Judge every case in every dtype it declares (among ``dtypes``) on every backend named.
 
     ``probe="all"`` looks for kinks at every element (one-sided differences:
@@ -512,7 +512,8 @@ def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"),
     average correctly (a tie of maximum). When ``pairs`` is a list, every
     pair of backends' agreement per case and dtype is appended to it.
     ``method``, ``directions`` and ``central_max`` choose how each input is
-    checked (see :mod:`crosscheck.reference`).
+    checked (see :mod:`crosscheck.reference`). A case that runs past ``timeout`` seconds (per dtype) or
+    calls ``sys.exit`` gives ``error`` rows and the run goes on (see :mod:`crosscheck.guard`).
     """
     if probe not in ("all", "failing"):
         raise ValueError(f"probe must be 'all' or 'failing', got {probe!r}")
@@ -522,9 +523,12 @@ def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"),
     rows = []
     for case in cases:
         for dtype in (d for d in case.dtypes if d in dtypes):
-            ref = reference_for(case, dtype, numeric, method=method, directions=directions, central_max=central_max,
-                                oracle=oracle)
-            rows.extend(judge_case(case, dtype, instances, ref, probe, pairs, conventions))
+            def judged(case=case, dtype=dtype):
+                ref = reference_for(case, dtype, numeric, method=method, directions=directions,
+                                    central_max=central_max, oracle=oracle)
+                return judge_case(case, dtype, instances, ref, probe, pairs, conventions)
+
+            rows.extend(guarded_rows(case, dtype, instances, timeout, judged))
             if progress:
                 progress(case, dtype)
     return rows

@@ -20,6 +20,9 @@ from pathlib import Path
 
 from .compare import VERDICTS, index_str
 
+#: the distribution on the package index (the import package is crosscheck)
+DISTRIBUTION = "crosscheck-grad"
+
 COLUMNS = ("case", "param", "backend", "dtype", "reference", "method", "max_abs", "max_rel", "err_eps", "ratio", "atol", "rtol",
            "ulps", "precision", "ref_error", "detectable", "worst_index", "value", "expected", "verdict", "message",
            "note", "forward", "tags")
@@ -152,16 +155,22 @@ def summary_line(rows) -> str:
     return ", ".join(f"{n} {v}" for v, n in c.items() if n) or "no rows"
 
 
-def write_run(rows, folder) -> list[Path]:
-    """results/run.csv (every column) and results/run.md (the short table and every non-pass message)."""
-    folder = Path(folder)
+def run_files(rows) -> dict:
+    """{run.csv: every column, run.md: the short table and every non-pass message}."""
     md = ["# crosscheck run", "", summary_line(rows), "", to_markdown(rows)]
     notable = [r for r in rows if r.verdict != "pass"]
     if notable:
         md += ["## Rows that are not a pass", ""]
         md += [f"- **{r.verdict}** `{r.case}` {r.param} {r.backend} {r.dtype}: {r.message or r.note}" for r in notable]
         md.append("")
-    return write_files(folder, {"run.csv": to_csv(rows), "run.md": "\n".join(md)})
+    return {"run.csv": to_csv(rows), "run.md": "\n".join(md)}
+
+
+def write_run(rows, folder, force=False) -> list[Path]:
+    """run.csv and run.md into a results folder crosscheck owns (see :mod:`crosscheck.folder`)."""
+    from . import folder as results_folder
+
+    return results_folder.write(folder, run_files(rows), "run", force=force)
 
 
 # ------------------------------------------------------------------ pandas tables for the report
@@ -283,7 +292,8 @@ def versions():
             return "not installed"
 
     rows = [("python", platform.python_version())]
-    rows += [(d, version(d)) for d in ("numpy", "pandas", "torch", "jax", "jaxlib", "crosscheck")]
+    rows += [(d, version(d)) for d in ("numpy", "pandas", "torch", "jax", "jaxlib")]
+    rows.append(("crosscheck", version(DISTRIBUTION)))
     return pd.DataFrame(rows, columns=["package", "version"])
 
 

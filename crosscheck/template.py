@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 from pathlib import Path
 
 from .tables import write_atomic
@@ -18,6 +19,9 @@ def {name}_backward(g, x, w):
 
     Here y = tanh(x @ w): dy = (1 - y²) ∘ g, then dx = dy wᵀ and dw = xᵀ dy.
     Delete it (and backward= below) if you only want the frameworks compared.
+    Compute in the dtype of the arrays you are given: the run is float64 and float32, and a
+    gradient that comes back float64 in a float32 run is an error row (a float64 constant such as
+    np.float64(2.0) or np.array([...]) promotes float32 to float64; write 2.0 or x.dtype.type(2.0)).
     """
     y = np.tanh(x @ w)
     dy = g * (1 - y * y)
@@ -40,8 +44,8 @@ def {name}(nn, x, w):
 
 def write_template(name: str, folder) -> Path:
     """Write ``folder/name.py``; refuses a name that is no identifier and never overwrites a file."""
-    if not name.isidentifier():
-        raise ValueError(f"case name {name!r} must be a python identifier (letters, digits, _)")
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise ValueError(f"case name {name!r} must be a python identifier (letters, digits, _) and no keyword")
     path = Path(folder) / f"{name}.py"
     if path.exists():
         raise FileExistsError(f"{path} exists already; choose another name or folder")

@@ -88,9 +88,11 @@ class Vocabulary:
 
         if name.startswith("__"):
             raise AttributeError(name)
-        close = difflib.get_close_matches(name, OPS, n=1)
-        hint = f"; did you mean nn.{close[0]}?" if close else f"; the ops are: {', '.join(OPS)}"
-        raise AttributeError(f"nn has no op {name!r}{hint}")
+        close = difflib.get_close_matches(name, OPS, n=1, cutoff=0.75)  # a typo, not any op sharing letters
+        if close:
+            raise AttributeError(f"nn has no op {name!r}; did you mean nn.{close[0]}?")
+        raise AttributeError(f"nn has no op {name!r}: it is not in crosscheck's op vocabulary "
+                             f"({len(OPS)} ops, listed in crosscheck/vocabulary.py and the README)")
 
 
 for _name in OPS:

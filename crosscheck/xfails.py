@@ -17,9 +17,14 @@ def read(path) -> dict:
     """{id: (reason, line number)} from the file; the reason is the line's comment, else where the id was listed."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise pytest.UsageError(f"--crosscheck-xfails: cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise pytest.UsageError(f"--crosscheck-xfails: {path} is not a text file of test ids (byte {exc.start} is "
+                                f"not UTF-8)") from None
+    if "\0" in text:
+        raise pytest.UsageError(f"--crosscheck-xfails: {path} is not a text file of test ids (it holds NUL bytes)")
     ids = {}
     for number, line in enumerate(text.splitlines(), 1):
         id_, _, comment = line.partition("#")

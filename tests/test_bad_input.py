@@ -129,13 +129,13 @@ def test_a_numpy_return_is_named_on_the_core_backend():
 # ------------------------------------------------------------------ hand-written backwards
 
 
-@pytest.mark.parametrize("backward,words", [
-    ("lambda g, x, y: {'x': g[:1] * 1.0, 'y': g}", "has shape (1,), the input has (3,)"),
-    ("lambda g, x, y: {'x': (g * 1.0).astype(np.float32), 'y': g}", "is float32, the run is float64"),
-    ("lambda g, x, y: {'x': g}", "gave no gradient for ['y']"),
-    ("lambda g, x, y: [g, g]", "returned list, expected a dict"),
+@pytest.mark.parametrize("backward,bad,words", [
+    ("lambda g, x, y: {'x': g[:1] * 1.0, 'y': g}", "x", "has shape (1,), the input has (3,)"),
+    ("lambda g, x, y: {'x': (g * 1.0).astype(np.float32), 'y': g}", "x", "is float32, the run is float64"),
+    ("lambda g, x, y: {'x': g}", "y", "gave no gradient for 'y'"),
+    ("lambda g, x, y: [g, g]", "x", "returned list, expected a dict"),
 ])
-def test_a_bad_handwritten_backward(tmp_path, backward, words):
+def test_a_bad_handwritten_backward(tmp_path, backward, bad, words):
     rows = run_folder(folder_with(tmp_path, good=GOOD, bad=f"""
         import numpy as np
         from crosscheck import case, inputs
@@ -146,9 +146,24 @@ def test_a_bad_handwritten_backward(tmp_path, backward, words):
     """), backends=("core", "handwritten"))
     rows_by = {(r.backend, r.param): r for r in only(rows, "by_hand")}
     assert rows_by[("core", "x")].verdict == "pass"
-    assert rows_by[("handwritten", "x")].verdict == "error"
-    assert words in rows_by[("handwritten", "x")].message
+    assert rows_by[("handwritten", bad)].verdict == "error"
+    assert words in rows_by[("handwritten", bad)].message
     assert_good_still_passes(rows)
+
+
+def test_one_wrong_gradient_leaves_the_others_judged(tmp_path):
+    """A wrong-shaped gradient of one parameter is that parameter's error; the correct ones are still judged."""
+    rows = run_folder(folder_with(tmp_path, good=GOOD, bad="""
+        from crosscheck import case, inputs
+
+        @case(x=inputs.normal(3), y=inputs.normal(3), w=inputs.normal(3),
+              backward=lambda g, x, y, w: {"x": g * w, "y": g[:2], "w": g * x})
+        def by_hand(nn, x, y, w):
+            return x * w + y
+    """), backends=("core", "handwritten"), dtypes=("float64", "float32"))
+    verdicts = {(r.param, r.dtype): r.verdict for r in only(rows, "by_hand") if r.backend == "handwritten"}
+    assert verdicts == {("x", "float64"): "pass", ("y", "float64"): "error", ("w", "float64"): "pass",
+                        ("x", "float32"): "pass", ("y", "float32"): "error", ("w", "float32"): "pass"}
 
 
 # ------------------------------------------------------------------ input specs

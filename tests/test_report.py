@@ -60,7 +60,10 @@ def test_plots_are_real_pngs(written):
 def test_the_html_stands_alone(written):
     html = (written / "report.html").read_text()
     assert html.count('src="data:image/png;base64,') == len(PLOTS)
-    assert not re.search(r'(src|href)="(?!data:|#)', html)  # no external file, no network
+    assert not re.search(r'src="(?!data:)', html)  # images embedded: no external file, no network
+    links = re.findall(r'href="([^"]*)"', html)
+    assert links and all("/" not in link and (written / link).is_file() for link in links)  # the tables beside it
+    assert {"summary.csv", "discrepancies.md", "rows.json"} <= set(links) | {"rows.json"}
 
 
 def test_the_article_tables_match(written):

@@ -38,6 +38,24 @@ def in_place_write(backend, case, arrays, call, exc):
                         f"np.cos(x, out=x)); numpy said: {exc}")
 
 
+class GradientProblem(ValueError):
+    """One parameter's gradient cannot be used (missing, wrong shape or dtype); the others still can."""
+
+
+class Grads(dict):
+    """param -> gradient. A parameter whose gradient is unusable is absent, and looking it up raises
+    :class:`GradientProblem` with the reason: its row is an ``error``, the other parameters are judged."""
+
+    def __init__(self, grads, problems=None):
+        super().__init__(grads)
+        self.problems = dict(problems or {})
+
+    def __missing__(self, param):
+        if param in self.problems:
+            raise GradientProblem(self.problems[param])
+        raise KeyError(param)
+
+
 class CaseOutputError(TypeError):
     """A case returned something that is not an array of this backend."""
 
