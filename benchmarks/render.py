@@ -288,10 +288,14 @@ def _torch_threads():
 # ------------------------------------------------------------------------------------------------ the document
 
 
-def document(*, command, quick, selection, before, after, wall, e2e, checks, layers, cap):
+def document(*, command, quick, selection, before, after, wall, e2e, checks, layers, cap, memory=()):
     from .notes import notes_for
 
     ts = targets(e2e, checks, layers, selection)
+    for point in memory:
+        ts.append(Target("memory size", f"peak memory at {point.elements:.0e} input elements, numpy only: "
+                                        f"(peak − import footprint) ÷ the input's bytes", 8, "≤", point.factor,
+                         unit="×"))
     out = ["# crosscheck benchmarks", ""]
     out.append("Every number below comes from one run of the command in the machine table; contenders are timed "
                "in turns (A, B, C, A, B, C, …), so a burst of load elsewhere falls on all of them alike and the "
@@ -333,6 +337,14 @@ def document(*, command, quick, selection, before, after, wall, e2e, checks, lay
     out += ["## 4. Peak memory", "",
             "Max resident set size of each fresh process (its own, by `wait4`), and the heavy modules it had "
             "imported at exit.", "", item4(e2e)]
+    if memory:
+        from .memory import table as memory_table
+
+        out += ["### 4b. Peak memory against the input's size", "",
+                "`crosscheck run --backend core --dtype float64` on one case with one input of n elements "
+                "(`tanh(x)·0.5`), in a fresh process; the footprint is the same command at 10 elements. A large "
+                "input is checked along 16 random ±1 directions, made one at a time as int8, each perturbed point "
+                "evaluated alone.", "", markdown_table(memory_table(memory))]
     out += ["## Against the baselines quoted in the issue", "",
             "The issue's figures were measured earlier on the same kind of machine, thread settings unknown; this "
             "run's are medians with the settings in the machine table. Item 2's MLP here is the one described in "

@@ -77,7 +77,7 @@ def main(argv=None):
     if args.threads:
         limit_threads(args.threads)
     mode = QUICK if args.quick else FULL
-    from benchmarks import end_to_end, gradient_checks, layers, render
+    from benchmarks import end_to_end, gradient_checks, layers, memory, render
     from benchmarks.machine import machine
 
     def log(text):
@@ -95,12 +95,14 @@ def main(argv=None):
     log("3: forward + backward of a dense stack")
     stacks = layers.measure(mode["widths"], ("float32", "float64"), repeats=mode["layer_repeats"],
                             budget=mode["layer_budget"], log=log)
+    log("4b: peak memory against the input's size")
+    sizes = memory.measure(sizes=(10**4, 10**5) if args.quick else memory.SIZES, log=log)
     after = machine()
     command = "python benchmarks/run.py" + (" --quick" if args.quick else "") + (
         f" --threads {args.threads}" if args.threads != 1 else "") + (f" --cap {args.cap:g}" if args.cap != 120 else "")
     text = render.document(command=command, quick=args.quick, selection=mode["selection"], before=before,
                            after=after, wall=time.perf_counter() - started, e2e=e2e, checks=checks, layers=stacks,
-                           cap=args.cap)
+                           cap=args.cap, memory=sizes)
     from crosscheck.tables import write_atomic
 
     path = args.out / "benchmarks.md"

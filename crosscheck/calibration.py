@@ -23,7 +23,7 @@ from pathlib import Path
 from . import backends as backend_registry
 from . import runner, tables
 from .catalogue import discover, select
-from .compare import DEFAULT_TOLERANCES, VERDICTS, Tolerance, index_str
+from .compare import DEFAULT_TOLERANCES, ORACLE_TOLERANCE, VERDICTS, Tolerance, index_str
 
 #: verdicts counted per row of the table (every verdict but "pass")
 NON_PASS = tuple(v for v in VERDICTS if v != "pass")
@@ -74,6 +74,8 @@ class Calibration:
         if self.worst_ratio != self.worst_ratio or ratio > self.worst_ratio:
             self.worst_ratio, self.worst_draw, self.worst_param = ratio, draw, row.param
             self.worst_index, self.value, self.reference = row.worst_index, row.value, row.expected
+            if row.atol == row.atol:  # the tolerance the worst row was judged with (the oracle's is tighter)
+                self.tolerance = Tolerance(atol=row.atol, rtol=row.rtol)
 
 
 def instances(names):
@@ -92,7 +94,7 @@ def instances(names):
 
 
 def calibrate(cases, draws=200, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"), *,
-              probe="failing", tolerances=None, first_draw=0, progress=None):
+              probe="failing", tolerances=None, first_draw=0, progress=None, method="auto"):
     """Judge every case at draws ``first_draw .. first_draw + draws - 1``; one :class:`Calibration` per
     (case, backend, dtype), in case, backend and dtype order.
 
@@ -113,7 +115,7 @@ def calibrate(cases, draws=200, backends=backend_registry.DEFAULT, dtypes=("floa
                 if d in dtypes:
                     stats[(c.name, b.name, d)] = Calibration(c.name, b.name, d, c.tolerance(d))
     for draw in range(first_draw, first_draw + draws):
-        for row in runner.run([c.redrawn(draw) for c in cases], backends, dtypes, probe=probe):
+        for row in runner.run([c.redrawn(draw) for c in cases], backends, dtypes, probe=probe, method=method):
             stats[(row.case, row.backend, row.dtype)].add(row, draw)
         if progress:
             progress(draw)
@@ -121,13 +123,13 @@ def calibrate(cases, draws=200, backends=backend_registry.DEFAULT, dtypes=("floa
 
 
 def calibrate_folders(folders, draws=200, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"), *,
-                      pattern=None, probe="failing", first_draw=0, progress=None):
+                      pattern=None, probe="failing", first_draw=0, progress=None, method="auto"):
     """:func:`calibrate` on the smooth cases found under ``folders`` (matching ``pattern``), on the backends
     that can run. ``progress(done, draws)`` is called after each draw. Returns (stats, the backends run,
     {backend: why it could not run})."""
     ready, unavailable = instances(backends)
     cases = smooth_cases(select(discover(folders), pattern=pattern))
-    stats = calibrate(cases, draws, ready, dtypes, probe=probe, first_draw=first_draw,
+    stats = calibrate(cases, draws, ready, dtypes, probe=probe, first_draw=first_draw, method=method,
                       progress=progress and (lambda d: progress(d - first_draw + 1, draws)))
     return stats, [b.name for b in ready], unavailable
 
@@ -194,7 +196,7 @@ def totals(stats):
 
 
 def markdown(stats, *, draws, first_draw=0, backends=(), unavailable=None, dtypes=(), probe="failing",
-             versions=None):
+             versions=None, method="auto"):
     """The whole calibration.md: what was run, with which versions and tolerances, the headline and the table.
     Nothing in it depends on the time of the run."""
     import pandas as pd
@@ -211,15 +213,18 @@ def markdown(stats, *, draws, first_draw=0, backends=(), unavailable=None, dtype
         *(("not run", f"{name}: {why}") for name, why in sorted(unavailable.items())),
         ("dtypes", ", ".join(dtypes)),
         ("kink probe", probe),
+        ("method", method + (" (every input along 16 random ±1 directions)" if method == "directional" else "")),
     ], columns=["setting", "value"])
-    tolerance_table = pd.DataFrame([(d, f"{tol.atol:.0e}", f"{tol.rtol:.0e}") for d, tol in DEFAULT_TOLERANCES.items()],
-                                   columns=["dtype", "atol", "rtol"])
+    tolerance_table = pd.DataFrame(
+        [(d, "finite differences", f"{tol.atol:.0e}", f"{tol.rtol:.0e}") for d, tol in DEFAULT_TOLERANCES.items()]
+        + [("float64", "complex-step oracle on every element", f"{ORACLE_TOLERANCE.atol:.0e}",
+            f"{ORACLE_TOLERANCE.rtol:.0e}")], columns=["dtype", "reference", "atol", "rtol"])
     lines = [
         "# Tolerance calibration",
         "",
         "Every smooth case judged at many draws of its random inputs, on every backend and dtype. "
-        "`ratio` is the worst element's |g − r| ÷ (atol + rtol·|r|), r the float64 central-difference "
-        "reference: above 1 fails. Per (case, backend, dtype) the table keeps the worst ratio over every "
+        "`ratio` is the worst element's |g − r| ÷ (atol + rtol·|r| + 2e), r the float64 reference and e its "
+        "error estimate (complex step where the case is analytic, else finite differences): above 1 fails. Per (case, backend, dtype) the table keeps the worst ratio over every "
         "draw and parameter and the draw where it happened; `non_pass` counts rows (draw × parameter) "
         "with any verdict but `pass`. Regenerate with `python scripts/calibrate.py`.",
         "",
@@ -251,9 +256,9 @@ def markdown(stats, *, draws, first_draw=0, backends=(), unavailable=None, dtype
     return "\n".join(lines)
 
 
-def write(stats, folder, **settings) -> list[Path]:
-    """results/calibration.md (header + table) and results/calibration.csv (the table), each atomically."""
+def write(stats, folder, name="calibration", **settings) -> list[Path]:
+    """results/``name``.md (header + table) and results/``name``.csv (the table), each atomically."""
     folder = Path(folder)
-    written = tables.write_table(folder, "calibration", frame(stats), formats=("csv",))
-    tables.write_atomic(folder / "calibration.md", markdown(stats, **settings))
-    return written + [folder / "calibration.md"]
+    written = tables.write_table(folder, name, frame(stats), formats=("csv",))
+    tables.write_atomic(folder / f"{name}.md", markdown(stats, **settings))
+    return written + [folder / f"{name}.md"]

@@ -51,7 +51,7 @@ DEFAULT_TOLERANCES = {
 }
 #: float64, where every element's reference came from the complex-step oracle (error ~1e-15 relative):
 #: the reference no longer needs room, so the tolerance is what float64 backends need (calibrated)
-ORACLE_TOLERANCE = Tolerance(atol=1e-12, rtol=1e-10)
+ORACLE_TOLERANCE = Tolerance(atol=1e-13, rtol=1e-11)
 #: an element may be off by this many times the reference's own error estimate, beyond the tolerance
 REFERENCE_ERROR_FACTOR = 2.0
 

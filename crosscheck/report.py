@@ -135,7 +135,8 @@ VERDICT_MEANINGS = {
     "nan": "the gradient or the forward value is NaN or inf where it should not be",
     "error": "something raised (or the case ran past its time limit); the cause keeps the case's file:line",
     "skipped": "the backend cannot run here (framework not installed)",
-    "unjudged": "computed, but no reference could judge it",
+    "unjudged": "the reference cannot tell: its own error is larger than the tolerance there, or it is not finite "
+                "(a domain edge, an infinite derivative); the message says where and why",
 }
 
 
@@ -173,6 +174,7 @@ class Results:
     divergences: list
     flow_cells: list
     seed_tables: dict
+    conventions: list = field(default_factory=list)
 
 
 def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=guard.DEFAULT_TIMEOUT,
@@ -186,8 +188,9 @@ def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=gu
         return sum(1 for b in instances if b.applies(case))
 
     bar = progress or Progress(sum(applying(c) * sum(1 for d in c.dtypes if d in dtypes) for c in cases))
-    pairs = []
-    rows = runner.run(cases, instances, dtypes, probe=probe, pairs=pairs, timeout=timeout, **reference_options,
+    pairs, conventions = [], []
+    rows = runner.run(cases, instances, dtypes, probe=probe, pairs=pairs, conventions=conventions, timeout=timeout,
+                      **reference_options,
                       progress=lambda case, dtype: bar.advance(applying(case), f"{case.name} {dtype}"))
     bar.close()
     runnable = [b for b in instances if not b.unavailable()]
@@ -211,7 +214,7 @@ def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=gu
         "seed_xor_training": seed.xor_training(divs, trajs),
         "seed_gradient_flow": seed.gradient_flow(f64),
     }
-    return Results(rows, pairs, trajs, divs, cells, seed_tables)
+    return Results(rows, pairs, trajs, divs, cells, seed_tables, conventions)
 
 
 def trajectory_table(divergences):
@@ -247,6 +250,8 @@ def build(results: Results):
         "pairwise": tables.pairwise_table(results.pairs),
         "pairwise_worst": tables.pairwise_worst(results.pairs),
         "discrepancies": tables.discrepancies(long),
+        "kink_conventions": tables.conventions_table(results.conventions),
+        "precision": tables.precision_table(results.rows),
         "trajectories": trajectory_table(results.divergences),
         "gradient_flow": flow_table(results.flow_cells),
         **results.seed_tables,
@@ -256,7 +261,8 @@ def build(results: Results):
     doc.heading("crosscheck report", 1)
     counts = tables.summary_line(results.rows)
     doc.text(f"{len({r.case for r in results.rows})} cases, {len(results.rows)} rows: {counts}. Each row is one "
-             f"gradient (case, parameter, backend, dtype) against the float64 central-difference reference.")
+             f"gradient (case, parameter, backend, dtype) against the float64 reference: a complex-step derivative "
+             f"where the case is analytic, else finite differences with their own error estimate per element.")
     doc.table(tables.versions())
     doc.heading("Verdicts")
     doc.table(named["summary"], "summary")
@@ -264,6 +270,11 @@ def build(results: Results):
     doc.table(verdict_legend(VERDICTS))
     doc.heading("Rows that are not a pass")
     doc.table(named["discrepancies"], "discrepancies")
+    if len(named["kink_conventions"]):
+        doc.heading("Kink conventions: different valid subgradients")
+        doc.text("At these kinks the backends return different values, each between the left and right "
+                 "derivatives (so each row stays `kink`): the conventions differ, the mathematics allows both.")
+        doc.table(named["kink_conventions"], "kink_conventions")
     doc.heading("Errors at a glance")
     if len(long):
         doc.image("error_heatmap.png", plots.error_heatmap(long), "worst error ÷ tolerance per case and backend")
@@ -272,6 +283,12 @@ def build(results: Results):
         doc.text("Worst relative difference between two backends' gradients, over the catalogue "
                  "(|a - b| / max(|a|, |b|), element-wise); per case in pairwise.csv.")
         doc.table(named["pairwise_worst"], "pairwise")
+    if len(named["precision"]):
+        doc.heading("Precision below the tolerance")
+        doc.text("Each row's worst error in units in the last place of its dtype, at the reference (elements "
+                 "below eps·max|reference| left out), and how often a backend was the most precise of the backends "
+                 "on the same (case, parameter, dtype): differences a pass does not show.")
+        doc.table(named["precision"], "precision")
     bindings = binding_table(sorted({r.backend for r in results.rows}, key=_backend_order))
     if len(bindings):
         doc.heading("How each framework computes an op")

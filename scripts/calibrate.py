@@ -31,6 +31,9 @@ def parse(argv):
     p.add_argument("--cases", action="append", help="case folder or file (repeatable; default ./cases)")
     p.add_argument("--probe", choices=("failing", "all"), default="failing",
                    help="probe for kinks only where the central difference disagrees (default), or everywhere")
+    p.add_argument("--method", choices=("auto", "central", "directional"), default="auto",
+                   help="how each input is checked (default auto); 'directional' calibrates the random-direction "
+                        "check on every input, writing calibration_directional.md/.csv")
     p.add_argument("--out", default="results", help="folder for calibration.md and .csv (default results)")
     args = p.parse_args(argv)
     if args.draws < 1:
@@ -59,7 +62,7 @@ def main(argv=None):
     try:
         stats, ran, unavailable = calibration.calibrate_folders(
             folders, args.draws, backends, dtypes, pattern=args.pattern, probe=args.probe,
-            first_draw=args.first_draw, progress=progress)
+            first_draw=args.first_draw, progress=progress, method=args.method)
     except CatalogueError as exc:
         print(f"calibrate: {exc}", file=sys.stderr)
         return 2
@@ -68,8 +71,9 @@ def main(argv=None):
     if not stats:
         print("calibrate: no smooth case matched", file=sys.stderr)
         return 2
-    written = calibration.write(stats, args.out, draws=args.draws, first_draw=args.first_draw, backends=ran,
-                                unavailable=unavailable, dtypes=dtypes, probe=args.probe)
+    name = "calibration" if args.method == "auto" else f"calibration_{args.method}"
+    written = calibration.write(stats, args.out, name=name, draws=args.draws, first_draw=args.first_draw, backends=ran,
+                                unavailable=unavailable, dtypes=dtypes, probe=args.probe, method=args.method)
     elapsed = time.perf_counter() - start
     totals = calibration.totals(stats)
     print(calibration.worst_per_backend(stats).to_string(index=False))
