@@ -147,7 +147,8 @@ def matmul_batched(nn, A, B):
 
 @case(A=inputs.normal(3, 4), v=inputs.normal(4), tags={"local", "linear"})
 def matmul_vector(nn, A, v):
-    return A @ v
+    """nn.matmul, not ``@``: TensorFlow's ``@`` is tf.matmul, which takes no 1-D operand (numpy's rules do)."""
+    return nn.matmul(A, v)
 
 
 @case(x=inputs.normal(3, 4), tags={"local", "reduction"})

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from .catalogue import DTYPES, CatalogueError, discover, select
-from .options import BACKENDS, add_to_argparse, case_folders, reference_options
+from .options import add_to_argparse, backends_named, case_folders, reference_options
 
 
 def _add_selection(p):
@@ -51,11 +51,11 @@ def cmd_list(args):
 def cmd_run(args):
     from . import runner, tables
 
+    backends = backends_named(args.backends)  # a bad name is a bad argument, before any case loads
     selection = _selection(args)
     if selection is None:
         return 2
     cases, errors = selection
-    backends = args.backends or list(BACKENDS)
     rows = runner.load_error_rows(errors)
     rows += runner.run(cases, backends=backends, dtypes=tuple(args.dtypes or DTYPES), probe=args.probe,
                        **reference_options(args))
@@ -76,11 +76,12 @@ def cmd_run(args):
 def cmd_report(args):
     from . import report, runner, tables
 
+    backends = backends_named(args.backends)
     selection = _selection(args)
     if selection is None:
         return 2
     cases, errors = selection
-    results = report.compute(cases, args.backends or list(BACKENDS), tuple(args.dtypes or DTYPES), args.probe,
+    results = report.compute(cases, backends, tuple(args.dtypes or DTYPES), args.probe,
                              **reference_options(args))
     results.rows[:0] = runner.load_error_rows(errors)
     written = report.write(results, args.results)

@@ -127,7 +127,7 @@ class Results:
 def compute(cases, backend_names, dtypes, probe="all", progress=None, **reference_options) -> Results:
     """Everything the report shows, computed in memory (nothing is written here)."""
     numeric = backend_registry.get("numeric")
-    instances = [backend_registry.get(n) for n in backend_names]
+    instances = [backend_registry.get(n) if isinstance(n, str) else n for n in backend_names]
 
     def applying(case):
         return sum(1 for b in instances if b.applies(case))
