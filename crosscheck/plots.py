@@ -14,6 +14,7 @@ from .flow import KINDS
 
 STYLE = {  # backend -> (marker, linestyle); the backends often coincide, so markers keep them apart
     "core": ("o", "-"), "handwritten": ("s", "--"), "torch": ("^", "-."), "jax": ("x", ":"),
+    "tensorflow": ("D", (0, (5, 2))), "autograd": ("v", (0, (1, 1))),
 }
 TITLES = {"sigmoid": "sigmoid", "relu": "ReLU", "sigmoid_residual": "sigmoid + residual"}
 
@@ -43,7 +44,7 @@ def gradient_flow(cells, article) -> bytes:
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(KINDS), figsize=(12, 3.8), sharey=True)
     for ax, kind in zip(axes, KINDS):
-        for backend in sorted({c.backend for c in cells}, key=list(STYLE).index):
+        for backend in sorted({c.backend for c in cells}, key=lambda b: (list(STYLE).index(b) if b in STYLE else len(STYLE), b)):
             pts = sorted((c.depth, c.mean_abs_input_grad) for c in cells if c.kind == kind and c.backend == backend)
             marker, ls = _style(backend)
             ax.plot(*zip(*pts), marker=marker, linestyle=ls, label=backend, markerfacecolor="none")

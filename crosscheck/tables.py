@@ -182,7 +182,7 @@ def summary_pivot(long):
     return pivot.fillna("").reset_index()
 
 
-BACKEND_ORDER = ("core", "handwritten", "torch", "jax")
+BACKEND_ORDER = ("core", "handwritten", "torch", "jax", "tensorflow", "autograd")
 
 
 def _column_order(column):
@@ -246,7 +246,7 @@ def versions():
             return "not installed"
 
     rows = [("python", platform.python_version())]
-    rows += [(d, version(d)) for d in ("numpy", "pandas", "torch", "jax", "jaxlib", "crosscheck")]
+    rows += [(d, version(d)) for d in ("numpy", "pandas", "torch", "jax", "jaxlib", "tensorflow-cpu", "autograd", "crosscheck")]
     return pd.DataFrame(rows, columns=["package", "version"])
 
 

@@ -87,10 +87,14 @@ def _import_path(spec):
 
 def _instance(obj, spec):
     """A Backend from a class (or a ready instance); its name defaults to the class's."""
-    backend = obj() if isinstance(obj, type) else obj
-    if not isinstance(backend, Backend):
-        raise ValueError(f"backend {spec!r} is a {type(backend).__name__}, not a crosscheck.backends.Backend "
+    what = obj.__name__ if isinstance(obj, type) else type(obj).__name__
+    if not (issubclass(obj, Backend) if isinstance(obj, type) else isinstance(obj, Backend)):
+        raise ValueError(f"backend {spec!r} is a {what}, not a crosscheck.backends.Backend "
                          f"(subclass Backend and implement evaluate)")
+    try:
+        backend = obj() if isinstance(obj, type) else obj
+    except Exception as exc:
+        raise ValueError(f"backend {spec!r}: {what}() raised {type(exc).__name__}: {exc}") from exc
     if backend.name == "?":
         backend.name = type(backend).__name__
     return backend
