@@ -117,7 +117,8 @@ def error_heatmap(long) -> bytes:
     df.loc[kinked, "ratio"] = np.nan  # a kink's central-difference error is no error: shown as a label instead
     grid = df.pivot_table(index="case", columns="column", values="ratio", aggfunc="max", sort=False, dropna=False)
     kinks = df[kinked].groupby(["case", "column"]).size()
-    order = [f"{b} {d}" for d in ("float64", "float32") for b in STYLE if f"{b} {d}" in grid.columns]
+    backends = list(STYLE) + sorted(set(df["backend"]) - set(STYLE))  # a plugin's column after the built-in ones
+    order = [f"{b} {d}" for d in ("float64", "float32") for b in backends if f"{b} {d}" in grid.columns]
     grid = grid[order]
     with np.errstate(divide="ignore"):
         values = np.log10(np.maximum(grid.to_numpy(dtype=float), 1e-12))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import backends as backend_registry
-from . import flow, plots, seed, tables, trajectories
+from . import flow, matrix, plots, seed, tables, trajectories
 from . import runner
 
 
@@ -122,6 +122,7 @@ class Results:
     divergences: list
     flow_cells: list
     seed_tables: dict
+    conformance: tuple = None  # (matrix, counts) DataFrames: ops × backends (crosscheck.matrix)
 
 
 def compute(cases, backend_names, dtypes, probe="all", progress=None, **reference_options) -> Results:
@@ -154,7 +155,7 @@ def compute(cases, backend_names, dtypes, probe="all", progress=None, **referenc
         "seed_xor_training": seed.xor_training(divs, trajs),
         "seed_gradient_flow": seed.gradient_flow(f64),
     }
-    return Results(rows, pairs, trajs, divs, cells, seed_tables)
+    return Results(rows, pairs, trajs, divs, cells, seed_tables, matrix.conformance(cases, rows, instances))
 
 
 def trajectory_table(divergences):
@@ -228,6 +229,7 @@ def build(results: Results):
         doc.image("layer_norms.png",
                   plots.layer_norms([c for c in results.flow_cells if c.dtype == "float64"], deepest),
                   f"per-layer weight-gradient norms, {deepest} layers, float64")
+    _add_conformance(doc, results)
     if results.divergences:
         doc.heading("Training trajectories")
         doc.text("Each backend trains from the same point; divergence is measured against the hand-written "
@@ -238,6 +240,27 @@ def build(results: Results):
     return named, doc
 
 
+def _add_conformance(doc, results):
+    """The conformance matrix's section of the report (its own files: :func:`_conformance_files`)."""
+    if results.conformance is None:
+        return
+    doc.heading("Conformance matrix: ops × backends")
+    doc.text("A cell sums up the cases that call the op on that backend: pass, kink convention (a valid "
+             "subgradient where the op has no derivative), expected, fail, missing (not bound), skipped (not "
+             "installed). Also in conformance.md and conformance.csv.")
+    doc.table(results.conformance[1])
+    doc.table(results.conformance[0])
+
+
+def _conformance_files(results):
+    """conformance.md (matrix and counts per backend) and conformance.csv (the matrix)."""
+    if results.conformance is None:
+        return {}
+    table, counts = results.conformance
+    return {"conformance.md": matrix.markdown(table, counts),
+            "conformance.csv": table.to_csv(index=False, lineterminator="\n")}
+
+
 def write(results: Results, folder) -> list[Path]:
     """Write every table, plot and the report into ``folder``: all rendered first, then replaced together."""
     named, doc = build(results)
@@ -245,6 +268,7 @@ def write(results: Results, folder) -> list[Path]:
     for name, df in named.items():
         files.update(tables.render_table(name, df, header=tables.versions() if name == "rows" else None))
     files.update(doc.images)
+    files.update(_conformance_files(results))
     files["versions.md"] = tables.markdown_table(tables.versions())
     files["report.md"] = doc.markdown()
     files["report.html"] = doc.html()

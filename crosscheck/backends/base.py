@@ -82,6 +82,9 @@ class Backend:
 
     name = "?"
     reference = False
+    #: whether the backend binds the op vocabulary (a column of the conformance matrix); the hand-written
+    #: backward, a whole-case rule, does not
+    binds_vocabulary = True
 
     def unavailable(self):
         """None when the backend can run, else the reason it cannot (shown in ``skipped`` rows)."""

@@ -15,6 +15,7 @@ eagerly; both give the same gradients (a test compares them).
 
 from __future__ import annotations
 
+import logging
 import os
 
 import numpy as np
@@ -27,10 +28,25 @@ from .framework import Recording, import_framework
 _COMPILED = {}
 
 
+# TF's C++ start-up and float64 notices (oneDNN, "Not handling type DT_DOUBLE") kept off a report's terminal,
+# unless the caller chose a level; read when TF loads, so set before any import of it (unavailable() too).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class _NoRetracingNotice(logging.Filter):
+    """Each case gets its own tf.function, traced once per shapes and dtype (as intended): TF's notice that
+    many functions were traced is no advice here."""
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
 def _tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's start-up chatter off a report's terminal
     import tensorflow
 
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _NoRetracingNotice) for f in logger.filters):
+        logger.addFilter(_NoRetracingNotice())
     return tensorflow
 
 
