@@ -102,6 +102,30 @@ def cmd_new(args):
     return 0
 
 
+def cmd_diff(args):
+    from . import diff
+
+    try:
+        rows_a, rows_b = diff.read_rows(args.results_a), diff.read_rows(args.results_b)
+    except diff.DiffError as exc:
+        print(f"crosscheck diff: error: {exc}", file=sys.stderr)
+        return 2
+    changes = diff.diff(rows_a, rows_b)
+    print(diff.to_markdown(changes, args.results_a, args.results_b), end="")
+    return 1 if diff.verdicts_changed(changes) else 0
+
+
+def _add_diff_parser(sub):
+    p = sub.add_parser("diff", help="list the rows that changed between two results folders",
+                       description="Compare two results folders (rows.csv of crosscheck report, or run.csv): list "
+                                   "every row whose verdict changed, whose gradient moved beyond the row's "
+                                   "tolerance, whose kink convention or binding changed, or that is in one folder "
+                                   "only. Exits 1 when a verdict changed, 0 otherwise, 2 on bad arguments.")
+    p.add_argument("results_a", type=Path, metavar="RESULTS_A", help="the folder before (or its rows.csv)")
+    p.add_argument("results_b", type=Path, metavar="RESULTS_B", help="the folder after (or its rows.csv)")
+    p.set_defaults(func=cmd_diff)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="crosscheck",
@@ -141,6 +165,7 @@ def build_parser():
     p.add_argument("name", help="the case's name: a python identifier")
     p.add_argument("--folder", type=Path, default=Path("cases"), metavar="DIR", help="where to write (default: cases)")
     p.set_defaults(func=cmd_new)
+    _add_diff_parser(sub)
     return parser
 
 

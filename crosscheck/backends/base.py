@@ -10,7 +10,8 @@ To bind an engine (the whole contract; ``examples/minitape/`` does it in ~40 lin
    (``def tanh(self, a): return engine.tanh(a)``; the names and signatures are
    :data:`crosscheck.vocabulary.OPS`). ``constant(numpy_array)`` makes a non-differentiated array of your
    engine in the run's dtype (cotangents); ``is_native(x)`` says whether ``x`` is your engine's array.
-   Your arrays must support ``+ - * / @ **`` and unary ``-`` (cases use them). An op you do not bind
+   Your arrays must support ``+ - * / @ **`` and unary ``-`` (cases use them); ``multiply``, ``sum`` and
+   ``reshape`` come first (the objective contracts an output with its cotangent with them). An op you do not bind
    raises :class:`crosscheck.vocabulary.MissingOp` when a case calls it, and that case's rows are
    ``skipped`` naming the op (never ``error``), so the matrix shows how far the engine has come.
 2. **The gradients.** Subclass :class:`Backend`, set ``name`` (the tables' column) and implement

@@ -29,11 +29,11 @@ class MinitapeOps(Vocabulary):  # an op not bound here is reported as missing (s
 
 class Minitape(Backend):
     name = "minitape"
-    vocabulary = MinitapeOps  # lets crosscheck list the ops it binds (the conformance matrix)
+    vocabulary = MinitapeOps  # also tells crosscheck which ops are bound (the conformance matrix)
 
     def evaluate(self, case, point, dtype):
         tape = mt.Tape()
         args = {k: tape.var(v, dtype) for k, v in point.items()}
-        loss, _ = objective(case, MinitapeOps(tape, dtype), args, dtype)
+        loss, _ = objective(case, self.vocabulary(tape, dtype), args, dtype)
         grads = tape.grad(loss, [args[k] for k in case.wrt])
         return Evaluation(float(loss.value), {k: np.asarray(g, dtype=dtype) for k, g in zip(case.wrt, grads)})
