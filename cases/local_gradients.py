@@ -223,7 +223,7 @@ def linear_tanh_layer(nn, x, W, b):
 
 @case(x=inputs.fixed([-1.0, 0.0, 2.0]), tags={"local", "kinks"})
 def relu_at_zero(nn, x):
-    """relu at exactly 0: left derivative 0, right 1; every framework returns 0 there."""
+    """relu at exactly 0: left derivative 0, right 1; torch, jax and TensorFlow return 0 there, autograd ½."""
     return nn.relu(x)
 
 

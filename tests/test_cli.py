@@ -73,11 +73,12 @@ def test_console_script_help():
         assert "usage: crosscheck " + cmd in out
 
 
-def test_a_numpy_only_run_imports_neither_torch_nor_jax():
+def test_a_numpy_only_run_imports_no_framework():
     code = ("import sys; from crosscheck.cli import main; "
             f"rc = main(['run', '--cases', {str(ROOT / 'cases')!r}, '--backend', 'core', '--backend', 'handwritten', "
             "'-q']); "
-            "print('IMPORTED', sorted(m for m in ('torch', 'jax') if m in sys.modules)); sys.exit(rc)")
+            "print('IMPORTED', sorted(m for m in ('torch', 'jax', 'tensorflow', 'autograd') if m in sys.modules)); "
+            "sys.exit(rc)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "IMPORTED []" in out.stdout
