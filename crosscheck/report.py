@@ -142,7 +142,8 @@ def compute(cases, backend_names, dtypes, probe="all", progress=None, **referenc
     trajs, divs = [], []
     for case in cases:
         if case.training is not None:
-            t, d = trajectories.compare_trajectories(case, runnable, dtypes, checkpoints=tuple(seed.XOR_EPOCHS))
+            t, d = trajectories.compare_trajectories(case, matrix.binding_every_op(runnable, case), dtypes,
+                                                     checkpoints=tuple(seed.XOR_EPOCHS))
             trajs.extend(t)
             divs.extend(d)
     catalogue = {c.name: c for c in cases}

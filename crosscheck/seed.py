@@ -44,10 +44,9 @@ def _grads(case, backend, dtype="float64"):
 
 def _applying(backends, case):
     """The backends that apply to the case and bind every op it calls (a young engine's gaps are in its rows)."""
-    from .matrix import ops_of
+    from .matrix import binding_every_op
 
-    used = ops_of(case)[0]
-    return [b for b in backends if b.applies(case) and not (b.missing_ops() or set()) & used]
+    return binding_every_op(backends, case)
 
 
 def _article_difference(numeric, case, param, step):
