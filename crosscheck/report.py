@@ -247,8 +247,8 @@ def _add_conformance(doc, results):
         return
     doc.heading("Conformance matrix: ops × backends")
     doc.text("A cell sums up the cases that call the op on that backend: pass, kink convention (a valid "
-             "subgradient where the op has no derivative), expected, fail, missing (not bound), skipped (not "
-             "installed). Also in conformance.md and conformance.csv.")
+             "subgradient where the op has no derivative), expected, fail, missing (not bound), untested (its "
+             "cases need a missing op), skipped (not installed). Also in conformance.md and conformance.csv.")
     doc.table(results.conformance[1])
     doc.table(results.conformance[0])
 
