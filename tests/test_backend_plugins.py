@@ -217,3 +217,20 @@ def test_the_matrix_of_the_example_engine(catalogue, minitape):
     assert set(dict(zip(table["op"], table["core"])).values()) == {"pass", "kink convention"}
     tally = counts.set_index("backend").loc["minitape"]
     assert (tally["pass"], tally["kink convention"], tally["missing"], tally["untested"]) == (14, 1, 6, 1)
+
+
+def test_pytest_names_a_bad_backend_as_a_usage_error():
+    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                           "--crosscheck-backend", "no_such_module:Engine", "--crosscheck-cases", str(CASES),
+                           str(CASES / "chain_rule.py")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "--crosscheck-backend: backend 'no_such_module:Engine': cannot import 'no_such_module'" in done.stderr
+
+
+def test_pytest_runs_the_example_engine_from_its_module_path():
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
+                           "--crosscheck-backend", MINITAPE, "--crosscheck-cases", str(CASES / "chain_rule.py"),
+                           str(CASES / "chain_rule.py")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed, 2 skipped" in done.stdout  # sin_of_quadratic needs sin, which minitape lacks
+    assert "case 'sin_of_quadratic': backend 'minitape' has no binding for op 'sin'" in done.stdout
