@@ -250,3 +250,15 @@ def test_kink_conventions_of_tensorflow_and_autograd(catalogue):
     assert got["autograd"][1:] == (0.5, 0.5)
     rows = runner.run([catalogue["relu_at_zero"], catalogue["maximum_tie"]], backends=["tensorflow", "autograd"])
     assert {r.verdict for r in rows} == {"kink"}
+
+
+def test_float32_stays_float32_inside_tensorflow(catalogue):
+    # TF never promotes implicitly (a float64 tensor meeting a float32 one raises), so a float32 loss and no
+    # error on the whole catalogue mean no float64 tensor inside
+    pytest.importorskip("tensorflow")
+    from crosscheck.backends.tensorflow import TensorFlowVocabulary
+
+    for case in catalogue.values():
+        nn = TensorFlowVocabulary("float32")
+        loss, _ = objective(case, nn, {k: nn.constant(v) for k, v in case.point("float32").items()}, "float32")
+        assert loss.dtype.name == "float32", case.name
