@@ -147,7 +147,8 @@ def matmul_batched(nn, A, B):
 
 @case(A=inputs.normal(3, 4), v=inputs.normal(4), tags={"local", "linear"})
 def matmul_vector(nn, A, v):
-    return A @ v
+    """nn.matmul, not ``@``: TensorFlow's ``@`` is tf.matmul, which takes no 1-D operand (numpy's rules do)."""
+    return nn.matmul(A, v)
 
 
 @case(x=inputs.normal(3, 4), tags={"local", "reduction"})
@@ -222,7 +223,7 @@ def linear_tanh_layer(nn, x, W, b):
 
 @case(x=inputs.fixed([-1.0, 0.0, 2.0]), tags={"local", "kinks"})
 def relu_at_zero(nn, x):
-    """relu at exactly 0: left derivative 0, right 1; every framework returns 0 there."""
+    """relu at exactly 0: left derivative 0, right 1; torch, jax and TensorFlow return 0 there, autograd ½."""
     return nn.relu(x)
 
 

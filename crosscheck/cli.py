@@ -13,7 +13,7 @@ from pathlib import Path
 from . import guard
 from .catalogue import DTYPES, CatalogueError, discover, select
 from .folder import FolderError, claim
-from .options import BACKENDS, add_to_argparse, case_folders, positive_float, reference_options
+from .options import add_to_argparse, backends_named, case_folders, positive_float, reference_options
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -111,11 +111,11 @@ def cmd_run(args):
 def _run(args, target):
     from . import runner, tables
 
+    backends = backends_named(args.backends)  # a bad name is a bad argument, before any case loads
     selection = _selection(args)
     if selection is None:
         return 2
     cases, errors = selection
-    backends = args.backends or list(BACKENDS)
     rows, pairs, conventions = runner.load_error_rows(errors), [], []
     rows += runner.run(cases, backends=backends, dtypes=tuple(args.dtypes or DTYPES), probe=args.probe,
                        pairs=pairs, conventions=conventions, timeout=args.timeout, **reference_options(args))
@@ -165,12 +165,13 @@ def cmd_report(args):
 def _report(args, target):
     from . import report, runner, tables
 
+    backends = backends_named(args.backends)
     selection = _selection(args)
     if selection is None:
         return 2
     cases, errors = selection
-    results = report.compute(cases, args.backends or list(BACKENDS), tuple(args.dtypes or DTYPES), args.probe,
-                             timeout=args.timeout, **reference_options(args))
+    results = report.compute(cases, backends, tuple(args.dtypes or DTYPES), args.probe, timeout=args.timeout,
+                             **reference_options(args))
     results.rows[:0] = runner.load_error_rows(errors)
     written = target.write(report.render(results), "report")
     notable = [r for r in results.rows if r.verdict in runner.FAILING]
@@ -202,6 +203,28 @@ def _check_new_name(name, folder):
         if existing.name == name:
             raise ValueError(f"case name {name!r} is taken: {existing.location} defines it, and two cases of one "
                              f"name fail every later run; choose another name")
+def cmd_diff(args):
+    from . import diff
+
+    try:
+        rows_a, rows_b = diff.read_rows(args.results_a), diff.read_rows(args.results_b)
+    except diff.DiffError as exc:
+        print(f"crosscheck diff: error: {exc}", file=sys.stderr)
+        return 2
+    changes = diff.diff(rows_a, rows_b)
+    print(diff.to_markdown(changes, args.results_a, args.results_b), end="")
+    return 1 if diff.verdicts_changed(changes) else 0
+
+
+def _add_diff_parser(sub):
+    p = sub.add_parser("diff", help="list the rows that changed between two results folders",
+                       description="Compare two results folders (rows.csv of crosscheck report, or run.csv): list "
+                                   "every row whose verdict changed, whose gradient moved beyond the row's "
+                                   "tolerance, whose kink convention or binding changed, or that is in one folder "
+                                   "only. Exits 1 when a verdict changed, 0 otherwise, 2 on bad arguments.")
+    p.add_argument("results_a", type=Path, metavar="RESULTS_A", help="the folder before (or its rows.csv)")
+    p.add_argument("results_b", type=Path, metavar="RESULTS_B", help="the folder after (or its rows.csv)")
+    p.set_defaults(func=cmd_diff)
 
 
 def build_parser():
@@ -243,6 +266,7 @@ def build_parser():
     p.add_argument("name", help="the case's name: a python identifier")
     p.add_argument("--folder", type=Path, default=Path("cases"), metavar="DIR", help="where to write (default: cases)")
     p.set_defaults(func=cmd_new)
+    _add_diff_parser(sub)
     return parser
 
 

@@ -34,6 +34,7 @@ class Suite:
     dtypes: tuple = DTYPES
     probe: str = "all"
     reference_options: dict = field(default_factory=dict)  # method, directions, central_max
+    instances: dict = field(default_factory=dict)  # table name -> Backend, for backends named by plugin or path
     collected: set = field(default_factory=set)  # case files collected so far
     names: dict = field(default_factory=dict)  # case name -> location: duplicates are rejected, as in discover()
     tags: set = field(default_factory=set)  # tags registered as markers so far
@@ -53,7 +54,7 @@ class Suite:
 
     def backend(self, name):
         if name not in self._backends:
-            self._backends[name] = backend_registry.get(name)
+            self._backends[name] = self.instances.get(name) or backend_registry.get(name)
         return self._backends[name]
 
     def reference(self, case, dtype):

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from .catalogue import DTYPES
 
-BACKENDS = ("core", "handwritten", "torch", "jax")
+#: the built-in backends a plain run compares with the reference (installed plugins join them: backends.default())
+BACKENDS = ("core", "handwritten", "torch", "jax", "tensorflow", "autograd")
 
 
 def positive_int(text):
@@ -58,8 +59,11 @@ OPTIONS = {
                                  help="folder (or file) of case files; repeatable. "
                                       "Default: crosscheck_cases of pyproject.toml's [tool.pytest.ini_options], else "
                                       "./cases, else the catalogue shipped with the package")),
-    "backends": (("--backend",), dict(action="append", metavar="NAME", choices=BACKENDS,
-                                      help=f"backend to run; repeatable. Default: all of {', '.join(BACKENDS)}")),
+    "backends": (("--backend",), dict(action="append", metavar="NAME",
+                                      help=f"backend to run; repeatable: a name ({', '.join(BACKENDS)}, numeric, or "
+                                           f"an installed plugin's), package.module:Class for an engine not "
+                                           f"installed, or 'default' for the default set. Default: "
+                                           f"{', '.join(BACKENDS)} and every installed plugin")),
     "dtypes": (("--dtype",), dict(action="append", choices=DTYPES, help="dtype to run; repeatable. Default: both")),
     "probe": (("--probe",), dict(choices=("all", "failing"), default="all",
                                  help="look for kinks at every element (default) or only where the central "
@@ -84,6 +88,13 @@ CLI_ONLY = {
     "pattern": (("-k",), dict(metavar="PATTERN", help="only cases whose name matches (glob or substring)")),
     "tags": (("--tag",), dict(action="append", metavar="TAG", help="only cases with this tag; repeatable")),
 }
+
+
+def backends_named(values):
+    """Backend instances for ``--backend`` values (None or empty: the defaults); ValueError naming a bad one."""
+    from . import backends
+
+    return backends.resolve(values or ["default"])
 
 
 def add_to_argparse(parser, *names):

@@ -14,6 +14,7 @@ from .flow import KINDS
 
 STYLE = {  # backend -> (marker, linestyle); the backends often coincide, so markers keep them apart
     "core": ("o", "-"), "handwritten": ("s", "--"), "torch": ("^", "-."), "jax": ("x", ":"),
+    "tensorflow": ("D", (0, (5, 2))), "autograd": ("v", (0, (1, 1))),
 }
 TITLES = {"sigmoid": "sigmoid", "relu": "ReLU", "sigmoid_residual": "sigmoid + residual"}
 
@@ -52,7 +53,7 @@ def gradient_flow(cells, article) -> bytes:
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(KINDS), figsize=(12, 3.8), sharey=True)
     for ax, kind in zip(axes, KINDS):
-        for backend in sorted({c.backend for c in cells}, key=list(STYLE).index):
+        for backend in sorted({c.backend for c in cells}, key=lambda b: (list(STYLE).index(b) if b in STYLE else len(STYLE), b)):
             pts = sorted((c.depth, c.mean_abs_input_grad) for c in cells if c.kind == kind and c.backend == backend)
             marker, ls = _style(backend)
             ax.plot(*zip(*pts), marker=marker, linestyle=ls, label=backend, markerfacecolor="none")
@@ -143,8 +144,8 @@ def error_heatmap(long) -> bytes:
     grid = df.pivot_table(index="case", columns="column", values="ratio", aggfunc="max", sort=False, dropna=False)
     kinks = df[kinked].groupby(["case", "column"]).size()
     worst = df.groupby(["case", "column"])["verdict"].agg(lambda v: min(v, key=_rank))
-    known = [f"{b} {d}" for d in ("float64", "float32") for b in STYLE if f"{b} {d}" in grid.columns]
-    order = known + sorted(c for c in grid.columns if c not in known and c.strip() != "- -")
+    backends = list(STYLE) + sorted(set(df["backend"]) - set(STYLE) - {"-"})  # a plugin's column after the built-ins
+    order = [f"{b} {d}" for d in ("float64", "float32") for b in backends if f"{b} {d}" in grid.columns]
     grid = grid[order]
     with np.errstate(divide="ignore"):
         values = np.log10(np.maximum(grid.to_numpy(dtype=float), 1e-12))

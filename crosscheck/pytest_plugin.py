@@ -19,11 +19,11 @@ import pytest
 from . import xfails
 from .catalogue import DTYPES, CatalogueError
 from .conformance import SUITE, CaseFile, Suite
-from .options import BACKENDS, add_to_pytest, reference_options
+from .options import add_to_pytest, backends_named, reference_options
 from .tables import DISTRIBUTION
 
 #: distributions whose versions the header shows when their backend is selected (read without importing them)
-_FRAMEWORKS = {"torch": ("torch",), "jax": ("jax", "jaxlib")}
+_FRAMEWORKS = {"torch": ("torch",), "jax": ("jax", "jaxlib"), "tensorflow": ("tensorflow-cpu",), "autograd": ("autograd",)}
 
 
 def pytest_addoption(parser):
@@ -46,15 +46,24 @@ def pytest_configure(config):
     missing = [str(f) for f in folders if not f.exists()]
     if missing:
         raise pytest.UsageError(f"crosscheck case folder(s) not found: {', '.join(missing)}")
+    instances = _backends(config)
     config.stash[SUITE] = Suite(
         folders=[f.resolve() for f in folders], explicit=bool(from_cli),
-        backends=tuple(b for b in BACKENDS if b in (config.getoption("crosscheck_backends") or BACKENDS)),
+        backends=tuple(b.name for b in instances), instances={b.name: b for b in instances},
         dtypes=tuple(d for d in DTYPES if d in (config.getoption("crosscheck_dtypes") or DTYPES)),
         probe=config.getoption("crosscheck_probe") or "all",
         reference_options=reference_options(lambda name: config.getoption(f"crosscheck_{name}")))
     config.addinivalue_line("markers", "crosscheck: a conformance test (one case, backend and dtype)")
-    for backend in BACKENDS:
+    for backend in config.stash[SUITE].backends:
         config.addinivalue_line("markers", f"{backend}: a conformance test on the {backend} backend")
+
+
+def _backends(config):
+    """The backends of ``--crosscheck-backend`` (names, plugins, package.module:Class), else the defaults."""
+    try:
+        return backends_named(config.getoption("crosscheck_backends"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--crosscheck-backend: {exc}") from None
 
 
 @pytest.hookimpl(hookwrapper=True)

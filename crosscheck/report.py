@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import backends as backend_registry
-from . import flow, guard, plots, seed, tables, trajectories
+from . import flow, guard, matrix, plots, seed, tables, trajectories
 from . import runner
 from .compare import VERDICTS
 
@@ -175,6 +175,7 @@ class Results:
     flow_cells: list
     seed_tables: dict
     conventions: list = field(default_factory=list)
+    conformance: tuple = None  # (matrix, counts) DataFrames: ops × backends (crosscheck.matrix)
 
 
 def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=guard.DEFAULT_TIMEOUT,
@@ -182,7 +183,7 @@ def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=gu
     """Everything the report shows, computed in memory (nothing is written here). ``timeout`` limits each
     case per dtype, and each training run (see :mod:`crosscheck.guard`)."""
     numeric = backend_registry.get("numeric")
-    instances = [backend_registry.get(n) for n in backend_names]
+    instances = [backend_registry.get(n) if isinstance(n, str) else n for n in backend_names]
 
     def applying(case):
         return sum(1 for b in instances if b.applies(case))
@@ -199,7 +200,8 @@ def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=gu
         if case.training is not None:
             try:  # a case that hangs or exits already has its error rows from the run above
                 with guard.time_limit(timeout, f"training run of case {case.name!r}"):
-                    t, d = trajectories.compare_trajectories(case, runnable, dtypes, checkpoints=tuple(seed.XOR_EPOCHS))
+                    t, d = trajectories.compare_trajectories(case, matrix.binding_every_op(runnable, case), dtypes,
+                                                             checkpoints=tuple(seed.XOR_EPOCHS))
             except (guard.CaseTimeout, SystemExit):
                 continue
             trajs.extend(t)
@@ -214,7 +216,8 @@ def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=gu
         "seed_xor_training": seed.xor_training(divs, trajs),
         "seed_gradient_flow": seed.gradient_flow(f64),
     }
-    return Results(rows, pairs, trajs, divs, cells, seed_tables, conventions)
+    return Results(rows, pairs, trajs, divs, cells, seed_tables, conventions=conventions,
+                   conformance=matrix.conformance(cases, rows, instances))
 
 
 def trajectory_table(divergences):
@@ -312,6 +315,7 @@ def build(results: Results):
         doc.image("layer_norms.png",
                   plots.layer_norms([c for c in results.flow_cells if c.dtype == "float64"], deepest),
                   f"per-layer weight-gradient norms, {deepest} layers, float64")
+    _add_conformance(doc, results)
     if results.divergences:
         doc.heading("Training trajectories")
         doc.text("Each backend trains from the same point; divergence is measured against the hand-written "
@@ -320,6 +324,27 @@ def build(results: Results):
         if any(t.case == "xor_mlp" for t in results.trajectories):
             doc.image("xor_loss.png", plots.xor_losses(results.trajectories), "XOR loss curves per backend")
     return named, doc
+
+
+def _add_conformance(doc, results):
+    """The conformance matrix's section of the report (its own files: :func:`_conformance_files`)."""
+    if results.conformance is None:
+        return
+    doc.heading("Conformance matrix: ops × backends")
+    doc.text("A cell sums up the cases that call the op on that backend: pass, kink convention (a valid "
+             "subgradient where the op has no derivative), expected, fail, missing (not bound), untested (its "
+             "cases need a missing op), skipped (not installed). Also in conformance.md and conformance.csv.")
+    doc.table(results.conformance[1])
+    doc.table(results.conformance[0])
+
+
+def _conformance_files(results):
+    """conformance.md (matrix and counts per backend) and conformance.csv (the matrix)."""
+    if results.conformance is None:
+        return {}
+    table, counts = results.conformance
+    return {"conformance.md": matrix.markdown(table, counts),
+            "conformance.csv": table.to_csv(index=False, lineterminator="\n")}
 
 
 def _backend_order(name):
@@ -341,6 +366,7 @@ def render(results: Results) -> dict:
     for name, df in named.items():
         files.update(tables.render_table(name, df, header=tables.versions() if name == "rows" else None))
     files.update(doc.images)
+    files.update(_conformance_files(results))
     files["versions.md"] = tables.markdown_table(tables.versions())
     files["report.md"] = doc.markdown()
     files["report.html"] = doc.html()

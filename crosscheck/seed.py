@@ -43,7 +43,10 @@ def _grads(case, backend, dtype="float64"):
 
 
 def _applying(backends, case):
-    return [b for b in backends if b.applies(case)]
+    """The backends that apply to the case and bind every op it calls (a young engine's gaps are in its rows)."""
+    from .matrix import binding_every_op
+
+    return binding_every_op(backends, case)
 
 
 def _article_difference(numeric, case, param, step):

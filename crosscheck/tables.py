@@ -193,7 +193,7 @@ def summary_pivot(long):
     return pivot.fillna("").reset_index()
 
 
-BACKEND_ORDER = ("core", "handwritten", "torch", "jax")
+BACKEND_ORDER = ("core", "handwritten", "torch", "jax", "tensorflow", "autograd")
 
 
 def _column_order(column):
@@ -292,7 +292,7 @@ def versions():
             return "not installed"
 
     rows = [("python", platform.python_version())]
-    rows += [(d, version(d)) for d in ("numpy", "pandas", "torch", "jax", "jaxlib")]
+    rows += [(d, version(d)) for d in ("numpy", "pandas", "torch", "jax", "jaxlib", "tensorflow-cpu", "autograd")]
     rows.append(("crosscheck", version(DISTRIBUTION)))
     return pd.DataFrame(rows, columns=["package", "version"])
 

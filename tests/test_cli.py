@@ -55,10 +55,15 @@ def test_a_missing_case_folder_is_named(capsys):
 
 
 def test_an_unknown_backend_is_named(capsys):
-    with pytest.raises(SystemExit) as exit:
-        main(["run", "--backend", "nope"])
-    assert exit.value.code == 2
-    assert "invalid choice: 'nope'" in capsys.readouterr().err
+    assert main(["run", "--backend", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown backend 'nope'" in err and "tensorflow" in err and "package.module:Class" in err
+    assert main(["run", "--backend", "no_such_module:Engine"]) == 2
+    assert "cannot import 'no_such_module'" in capsys.readouterr().err
+    assert main(["run", "--backend", "crosscheck.backends.core:NoSuchClass"]) == 2
+    assert "has no attribute 'NoSuchClass'" in capsys.readouterr().err
+    assert main(["run", "--backend", "crosscheck.backends.core:CoreVocabulary"]) == 2
+    assert "not a crosscheck.backends.Backend" in capsys.readouterr().err
 
 
 def test_console_script_help():
@@ -68,11 +73,12 @@ def test_console_script_help():
         assert "usage: crosscheck " + cmd in out
 
 
-def test_a_numpy_only_run_imports_neither_torch_nor_jax():
+def test_a_numpy_only_run_imports_no_framework():
     code = ("import sys; from crosscheck.cli import main; "
             f"rc = main(['run', '--cases', {str(ROOT / 'cases')!r}, '--backend', 'core', '--backend', 'handwritten', "
             "'-q']); "
-            "print('IMPORTED', sorted(m for m in ('torch', 'jax') if m in sys.modules)); sys.exit(rc)")
+            "print('IMPORTED', sorted(m for m in ('torch', 'jax', 'tensorflow', 'autograd') if m in sys.modules)); "
+            "sys.exit(rc)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "IMPORTED []" in out.stdout

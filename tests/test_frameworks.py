@@ -1,4 +1,4 @@
-"""The PyTorch and JAX backends: lazy imports, skipped rows, wrong bindings caught, dtypes kept, the catalogue passing.
+"""The framework backends (PyTorch, JAX, TensorFlow, HIPS autograd): lazy imports, skipped rows, wrong bindings caught, dtypes kept, the catalogue passing.
 
 Tests that need a framework skip without it, so the suite runs on the core alone.
 """
@@ -17,7 +17,7 @@ from crosscheck.compare import FAILING
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"
-FRAMEWORKS = ("torch", "jax")
+FRAMEWORKS = ("torch", "jax", "tensorflow", "autograd")
 DTYPES = ("float64", "float32")
 
 
@@ -38,11 +38,21 @@ def _wrong_sigmoid_backend(framework):
 
         class Tanh(Vocabulary):
             def sigmoid(self, a): return self.torch.tanh(a)
-    else:
+    elif framework == "jax":
         from crosscheck.backends.jax import JaxBackend as Base, JaxVocabulary as Vocabulary
 
         class Tanh(Vocabulary):
             def sigmoid(self, a): return self.jnp.tanh(a)
+    elif framework == "tensorflow":
+        from crosscheck.backends.tensorflow import TensorFlowBackend as Base, TensorFlowVocabulary as Vocabulary
+
+        class Tanh(Vocabulary):
+            def sigmoid(self, a): return self.tf.math.tanh(a)
+    else:
+        from crosscheck.backends.autograd import AutogradBackend as Base, AutogradVocabulary as Vocabulary
+
+        class Tanh(Vocabulary):
+            def sigmoid(self, a): return self.anp.tanh(a)
 
     return type("WrongSigmoid", (Base,), {"vocabulary": Tanh})()
 
@@ -55,9 +65,10 @@ def test_importing_crosscheck_and_listing_imports_no_framework():
         "import sys\n"
         "import crosscheck, crosscheck.backends, crosscheck.runner\n"
         "from crosscheck.cli import main\n"
-        "crosscheck.backends.get('torch'), crosscheck.backends.get('jax')  # a backend imports its framework on use\n"
+        "[crosscheck.backends.get(n) for n in crosscheck.backends.NAMES]  # a backend imports its framework on use\n"
         f"assert main(['list', '--cases', {str(CASES)!r}]) == 0\n"
-        "print('imported:', sorted(m for m in ('torch', 'jax', 'jaxlib') if sys.modules.get(m) is not None))\n"
+        "print('imported:', sorted(m for m in ('torch', 'jax', 'jaxlib', 'tensorflow', 'keras', 'autograd') "
+        "if sys.modules.get(m) is not None))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -180,3 +191,74 @@ def test_the_whole_catalogue_passes(framework, catalogue, dtype):
     bad = [(r.case, r.param, r.verdict, r.message) for r in rows if r.verdict in FAILING | {"skipped"}]
     assert not bad
     assert len(rows) == sum(len(c.wrt) for c in catalogue.values() if dtype in c.dtypes)
+
+
+# ------------------------------------------------------------------ TensorFlow: traced once, same as eager
+
+
+def test_tensorflow_traced_and_eager_give_the_same_gradients(catalogue):
+    pytest.importorskip("tensorflow")
+    from crosscheck.backends.tensorflow import TensorFlowBackend
+
+    traced, eager = TensorFlowBackend(), TensorFlowBackend(compiled=False)
+    for dtype in DTYPES:
+        for case in catalogue.values():
+            if dtype not in case.dtypes:
+                continue
+            point = _point(case, dtype)
+            a, b = traced.evaluate(case, point, dtype), eager.evaluate(case, point, dtype)
+            assert a.notes == b.notes, case.name
+            assert a.value == pytest.approx(b.value, rel=1e-6 if dtype == "float32" else 1e-13, abs=1e-30), case.name
+            for k in case.wrt:
+                np.testing.assert_allclose(a.grads[k], b.grads[k], rtol=1e-5 if dtype == "float32" else 1e-12,
+                                           atol=1e-6 if dtype == "float32" else 1e-15, err_msg=case.name)
+
+
+def test_tensorflow_traces_a_case_once_per_shape_and_dtype(catalogue):
+    pytest.importorskip("tensorflow")
+    calls = []
+
+    def counted(nn, x):
+        calls.append(1)
+        return nn.sigmoid(x)
+
+    case = dataclasses.replace(catalogue["sigmoid"], fn=counted)
+    backend = backends.get("tensorflow")
+    point = _point(case, "float64")
+    first = backend.evaluate(case, point, "float64")
+    assert len(calls) == 2  # once eagerly for the output's shape, once traced
+    again = backends.get("tensorflow").evaluate(case, {"x": point["x"] + 1}, "float64")
+    backend.evaluate(case.redrawn(5), case.redrawn(5).point("float64"), "float64")  # a new draw: same trace
+    assert len(calls) == 2
+    assert not np.allclose(first.grads["x"], again.grads["x"])
+    backend.evaluate(case, point, "float32")
+    assert len(calls) == 4
+
+
+def test_kink_conventions_of_tensorflow_and_autograd(catalogue):
+    """relu'(0): TF 0 (like torch and jax), autograd ½ (its relu is a maximum, whose ties split); maximum's
+    tie: TF gives it all to the first argument, autograd splits it."""
+    got = {}
+    for name in ("tensorflow", "autograd"):
+        pytest.importorskip(name)
+        b = backends.get(name)
+        relu = b.evaluate(catalogue["relu_at_zero"], _point(catalogue["relu_at_zero"], "float64"), "float64")
+        tie = b.evaluate(catalogue["maximum_tie"], _point(catalogue["maximum_tie"], "float64"), "float64")
+        cot = catalogue["maximum_tie"].cotangent_for((3,), "float64")[0]
+        got[name] = (relu.grads["x"][1], tie.grads["a"][0] / cot, tie.grads["b"][0] / cot)
+    assert got["tensorflow"] == (0.0, 1.0, 0.0)
+    assert got["autograd"][1:] == (0.5, 0.5)
+    rows = runner.run([catalogue["relu_at_zero"], catalogue["maximum_tie"]], backends=["tensorflow", "autograd"])
+    assert {r.verdict for r in rows} == {"kink"}
+
+
+def test_float32_stays_float32_inside_tensorflow(catalogue):
+    # TF never promotes implicitly (a float64 tensor meeting a float32 one raises), so a float32 loss and no
+    # error on the whole catalogue mean no float64 tensor inside
+    pytest.importorskip("tensorflow")
+    from crosscheck.backends.tensorflow import TensorFlowVocabulary
+
+    for case in catalogue.values():
+        nn = TensorFlowVocabulary("float32")
+        loss, _ = objective(case, nn, {k: nn.constant(v) for k, v in case.point("float32").items()}, "float32")
+        assert loss.dtype.name == "float32", case.name

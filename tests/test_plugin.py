@@ -53,7 +53,7 @@ def collected_ids(*args):
 
 def expected_ids(cases):
     return {f"cases/{Path(c.file).name}::{c.name}[{b}-{d}]"
-            for c in cases for b in ("core", "handwritten", "torch", "jax") if b != "handwritten" or c.backward
+            for c in cases for b in ("core", "handwritten", "torch", "jax", "tensorflow", "autograd") if b != "handwritten" or c.backward
             for d in c.dtypes}
 
 

@@ -1,8 +1,35 @@
-"""What every backend provides, and the objective they all differentiate.
+"""The backend interface: what an engine implements to be checked by crosscheck.
 
 A backend only computes: given a case and its input point in a dtype, it
 returns the objective's value and its gradient for every differentiated
 input, as numpy arrays. It knows nothing of references, tolerances or files.
+
+To bind an engine (the whole contract; ``examples/minitape/`` does it in ~40 lines):
+
+1. **The ops.** Subclass :class:`crosscheck.vocabulary.Vocabulary` and bind each op you have
+   (``def tanh(self, a): return engine.tanh(a)``; the names and signatures are
+   :data:`crosscheck.vocabulary.OPS`). ``constant(numpy_array)`` makes a non-differentiated array of your
+   engine in the run's dtype (cotangents); ``is_native(x)`` says whether ``x`` is your engine's array.
+   Your arrays must support ``+ - * / @ **`` and unary ``-`` (cases use them); ``multiply``, ``sum`` and
+   ``reshape`` come first (the objective contracts an output with its cotangent with them). An op you do not bind
+   raises :class:`crosscheck.vocabulary.MissingOp` when a case calls it, and that case's rows are
+   ``skipped`` naming the op (never ``error``), so the matrix shows how far the engine has come.
+2. **The gradients.** Subclass :class:`Backend`, set ``name`` (the tables' column) and implement
+   ``evaluate(case, point, dtype) -> Evaluation``:
+
+   - ``point``: {input name: numpy float64 array}, already rounded to ``dtype``; make each one your
+     engine's array in ``dtype`` (differentiated when ``case.inputs[name].grad``);
+   - ``objective(case, nn, arrays, dtype)`` runs the case on your vocabulary ``nn`` and returns
+     ``(scalar, output shape)``: the output contracted with the case's seeded cotangent;
+   - differentiate that scalar with respect to every input in ``case.wrt`` and return
+     ``Evaluation(value=float(scalar), grads={name: numpy array shaped like the input})``; ``notes``
+     optionally says how an op is bound where it is a composition ({op: "how"}).
+
+   Optional: ``unavailable()`` returns the reason the engine cannot run here (rows become ``skipped``
+   with it), ``applies(case)`` returns False for cases it has nothing to say about.
+3. **The name.** ``crosscheck run --backend package.module:Class`` (pytest: ``--crosscheck-backend``)
+   runs it without installing anything; an installed package declares it in the entry-point group
+   ``crosscheck.backends`` and is then found by name, and joins the default backends.
 """
 
 from __future__ import annotations
@@ -93,6 +120,9 @@ class Backend:
 
     name = "?"
     reference = False
+    #: whether the backend binds the op vocabulary (a column of the conformance matrix); the hand-written
+    #: backward, a whole-case rule, does not
+    binds_vocabulary = True
 
     def unavailable(self):
         """None when the backend can run, else the reason it cannot (shown in ``skipped`` rows)."""
@@ -103,4 +133,14 @@ class Backend:
         return True
 
     def evaluate(self, case, point, dtype) -> Evaluation:
-        raise NotImplementedError
+        raise NotImplementedError(f"backend {self.name!r} does not implement evaluate(case, point, dtype)")
+
+    def missing_ops(self):
+        """The vocabulary's ops this backend does not bind, from its ``vocabulary`` class (a set), or None
+        when it has none (the hand-written backward binds no op)."""
+        vocabulary = getattr(self, "vocabulary", None)
+        if not isinstance(vocabulary, type):
+            return None
+        from ..vocabulary import OPS, Vocabulary
+
+        return {op for op in OPS if getattr(vocabulary, op, None) is getattr(Vocabulary, op)}

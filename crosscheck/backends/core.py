@@ -74,6 +74,7 @@ class HandwrittenBackend(Backend):
     """Gradients by the case's own hand-written backward (the manual MLP, the deep stacks)."""
 
     name = "handwritten"
+    binds_vocabulary = False
 
     def applies(self, case):
         return case.backward is not None
