@@ -28,10 +28,40 @@ import numpy as np
 
 from . import inputs
 
-R_STD = "jnp.std is sqrt(jnp.var): at a constant input the chain rule multiplies sqrt's infinite derivative at 0 by var's zero derivative, inf·0 = NaN. torch's std backward masks the zero deviation to 0, a subgradient (PyTorch's autograd note 'Gradients for non-differentiable functions': the minimum-norm subgradient)"
-R_NORM = "jnp.linalg.norm / vector_norm is sqrt(sum(x·x)): at the origin its derivative x/‖x‖ is 0/0 = NaN in jax. torch's norm backward returns 0 there, the minimum-norm subgradient of the unit ball (PyTorch's autograd note 'Gradients for non-differentiable functions')"
-R_DET = "torch.linalg.det's backward solves with the LU factors; at an exactly singular matrix (a zero pivot) it returns 0 instead of the cofactor matrix, which is det's derivative everywhere (det is a polynomial). Reported upstream: pytorch/pytorch#104675; the singular case is noted as future work in torch's FunctionsManual.cpp (linalg_det_backward)"
-R_POW = "jnp.power with an array exponent takes lax.pow's rule b·a^(b-1) in the base: at a = 0, b = 0 that is 0·0^(-1) = 0·inf = NaN, where a^0 = 1 has derivative 0 (torch masks exponent == 0 to 0)"
+R_STD = ("jnp.std is sqrt(jnp.var): at a constant input the chain rule multiplies sqrt's infinite derivative "
+         "at 0 by var's zero derivative, inf·0 = NaN. torch's std backward masks the zero deviation to 0, a "
+         "subgradient (PyTorch's autograd note 'Gradients for non-differentiable functions': the minimum-norm "
+         "subgradient)")
+R_NORM = ("jnp.linalg.norm / vector_norm is sqrt(sum(x·x)): at the origin its derivative x/‖x‖ is 0/0 = NaN in "
+          "jax. torch's norm backward returns 0 there, the minimum-norm subgradient of the unit ball (PyTorch's"
+          " autograd note 'Gradients for non-differentiable functions')")
+R_DET = ("torch.linalg.det's backward solves with the LU factors; at an exactly singular matrix (a zero pivot)"
+         " it returns 0 instead of the cofactor matrix, which is det's derivative everywhere (det is a "
+         "polynomial). Reported upstream: pytorch/pytorch#104675; the singular case is noted as future work in"
+         " torch's FunctionsManual.cpp (linalg_det_backward)")
+R_POW = ("jnp.power with an array exponent takes lax.pow's rule b·a^(b-1) in the base: at a = 0, b = 0 that is"
+         " 0·0^(-1) = 0·inf = NaN, where a^0 = 1 has derivative 0 (torch masks exponent == 0 to 0)")
+
+# The frameworks' rules where they pick different valid subgradients (shown in the conventions table).
+W_ABS = ("torch.abs's backward is grad·sign(x): 0 at 0, the minimum-norm subgradient (PyTorch autograd note "
+         "'Gradients for non-differentiable functions'); jnp.abs's derivative takes the x ≥ 0 side: 1 at 0. Both "
+         "lie in [-1, 1]")
+W_CLIP = ("torch.clamp passes the gradient to x wherever lo ≤ x ≤ hi (1 at a bound, 0 to the bound); jnp.clip is "
+          "minimum(maximum(x, lo), hi), whose ties split the gradient ½/½ between x and the bound")
+W_LEAKY = ("torch's leaky_relu backward tests x > 0 (the slope at 0); jax.nn.leaky_relu is "
+           "where(x >= 0, x, slope·x) (1 at 0)")
+W_HARDTANH = ("torch's hardtanh backward passes the gradient strictly inside (min, max): 0 at both kinks; "
+              "jax.nn.hard_tanh is where(x > 1, 1, where(x < -1, -1, x)): 1 at ±1")
+W_HARDSWISH = ("torch's hardswish backward is 0 for x < -3, x/3 + ½ for x ≤ 3, else 1 (-½ at -3, 3/2 at 3); "
+               "jax.nn.hard_swish is x·relu6(x + 3)/6 with relu6's 0 at its kinks (0 at -3, 1 at 3)")
+W_L1NORM = ("torch's vector_norm(ord=1) backward is sign(x) (0 at a zero element); jnp.linalg.vector_norm(ord=1) "
+            "differentiates jnp.abs (1 at 0)")
+W_CUMMAX = ("torch.cummax sends each gradient to the index of the running maximum (the latest of tied values); "
+            "jax.lax.cummax is differentiated through max, which splits a tie evenly")
+W_L1 = ("F.l1_loss's backward is sign(pred - target) (0 at a tie); the jax composition differentiates jnp.abs "
+        "(1 at 0)")
+W_ATAN2 = ("undefined at the origin: torch's atan2 backward returns 0 there, jax and the core compute "
+           "x/(x²+y²) = 0/0 = NaN")
 
 THEMES = ("elementwise", "activations", "reductions", "shape", "linalg", "losses")
 INF = float("inf")
@@ -46,6 +76,7 @@ class Point:
     expect: dict = field(default_factory=dict)  # backend or (backend, param) -> reason: a genuine disagreement
     judge_v2: str = ""  # why the verdict waits for the new judge (empty: it does not)
     v2_params: tuple = ()  # the inputs judge_v2 concerns (empty: all)
+    why: str = ""  # the frameworks' rules here, where they pick different valid subgradients
     dtypes: tuple = ("float64", "float32")
     attrs: dict = field(default_factory=dict)  # op attributes at this point, overriding the op's
 
@@ -57,9 +88,9 @@ class Point:
         return out
 
 
-def P(label, maths, *, expect=None, judge_v2="", v2_params=(), dtypes=("float64", "float32"), attrs=None,
+def P(label, maths, *, expect=None, judge_v2="", v2_params=(), why="", dtypes=("float64", "float32"), attrs=None,
       **values):
-    return Point(label, values, maths, dict(expect or {}), judge_v2, tuple(v2_params), tuple(dtypes),
+    return Point(label, values, maths, dict(expect or {}), judge_v2, tuple(v2_params), why, tuple(dtypes),
                  dict(attrs or {}))
 
 
@@ -154,7 +185,7 @@ op("maximum", "maximum(a, b)", "elementwise", "ops.maximum", "torch.maximum", "j
       a=[1.0], b=[1.0]),
 ], random_cases=False)
 
-_ew("abs", "torch.abs", "jnp.abs", points=[P("zero", "left -1, right 1", a=[0.0])])
+_ew("abs", "torch.abs", "jnp.abs", points=[P("zero", "left -1, right 1", a=[0.0], why=W_ABS)])
 _ew("sign", "torch.sign", "jnp.sign", points=[
     P("zero", "undefined (a jump from -1 to 1); 0 on both sides", a=[0.0],
       judge_v2="a jump: both one-sided differences are ±1/h, no derivative exists"),
@@ -207,12 +238,12 @@ _ew("erf", "torch.erf", "jax.lax.erf", points=[
 op("clip", "clip(a, lo, hi)  # lo, hi arrays or python numbers", "elementwise", "elementwise.clip", "torch.clamp",
    "jnp.clip", {"a": N(3, 4), "lo": U(4, low=-1.0, high=-0.5), "hi": U(4, low=0.5, high=1.0)}, [
        P("at_bounds", "a at lo: left 0, right 1; a at hi: left 1, right 0 (joint kinks with the bounds)",
-         a=[-1.0, 1.0], lo=[-1.0], hi=[1.0]),
+         a=[-1.0, 1.0], lo=[-1.0], hi=[1.0], why=W_CLIP),
        P("inside", "derivative 1 inside, 0 outside", a=[-2.0, 0.3, 2.0], lo=[-1.0], hi=[1.0]),
    ])
 op("clip_scalar", "clip(a, -1.0, 1.0)  # python-number bounds (the clip op)", "elementwise", "elementwise.clip",
    "torch.clamp", "jnp.clip", {"a": N(3, 4)}, [
-       P("at_bounds", "left 0 / right 1 at -1; left 1 / right 0 at 1", a=[-1.0, 1.0]),
+       P("at_bounds", "left 0 / right 1 at -1; left 1 / right 0 at 1", a=[-1.0, 1.0], why=W_CLIP),
    ], call=lambda nn, a: nn.clip(a, -1.0, 1.0), note="the clip op with python-number bounds", of="clip")
 op("where", "where(cond, a, b)  # cond data (or a comparison of arrays)", "elementwise", "elementwise.where",
    "torch.where", "jnp.where",
@@ -227,7 +258,7 @@ op("atan2", "atan2(y, x)", "elementwise", "elementwise.atan2", "torch.atan2", "j
    {"y": N(3, 4), "x": AFZ(4, low=0.5)}, [
        P("axis", "dy = x/(x²+y²) = 1, dx = 0 on the positive x axis", y=[0.0], x=[1.0]),
        P("origin", "undefined (atan2 jumps around the origin)", y=[0.0], x=[0.0],
-         judge_v2="a jump: one-sided differences ±(π/2)/h; no derivative"),
+         judge_v2="a jump: one-sided differences ±(π/2)/h; no derivative", why=W_ATAN2),
        P("branch_cut", "dy undefined (a jump of 2π across the negative x axis); dx = 0", y=[0.0], x=[-1.0],
          judge_v2="a jump in y across the branch cut"),
    ])
@@ -282,7 +313,7 @@ _act("relu6", "F.relu6", "jax.nn.relu6", points=[
     P("kinks", "at 0: left 0, right 1; at 6: left 1, right 0", a=[0.0, 6.0]),
 ])
 _act("leaky_relu", "F.leaky_relu(a, 0.01)", "jax.nn.leaky_relu(a, 0.01)", points=[
-    P("zero", "left 0.01, right 1", a=[0.0]),
+    P("zero", "left 0.01, right 1", a=[0.0], why=W_LEAKY),
 ], signature="leaky_relu(a, negative_slope=0.01)")
 _act("elu", "F.elu", "jax.nn.elu", points=[
     P("zero", "derivative 1 (α = 1: C1 at 0)", a=[0.0], judge_v2=C1),
@@ -301,13 +332,13 @@ _act("gelu_tanh", "F.gelu(a, approximate='tanh')", "jax.nn.gelu(a, approximate=T
 _act("silu", "F.silu", "jax.nn.silu", points=[P("zero", "derivative ½", a=[0.0])])
 _act("mish", "F.mish", "jax.nn.mish", points=[P("zero", "derivative tanh(log 2) = 0.6", a=[0.0])])
 _act("hardtanh", "F.hardtanh", "jax.nn.hard_tanh", points=[
-    P("kinks", "at -1: left 0, right 1; at 1: left 1, right 0", a=[-1.0, 1.0]),
+    P("kinks", "at -1: left 0, right 1; at 1: left 1, right 0", a=[-1.0, 1.0], why=W_HARDTANH),
 ])
 _act("hard_sigmoid", "F.hardsigmoid", "jax.nn.hard_sigmoid", points=[
     P("kinks", "at -3: left 0, right 1/6; at 3: left 1/6, right 0", a=[-3.0, 3.0]),
 ])
 _act("hard_swish", "F.hardswish", "jax.nn.hard_swish", points=[
-    P("kinks", "at -3: left 0, right -1/2; at 3: left 3/2, right 1", a=[-3.0, 3.0]),
+    P("kinks", "at -3: left 0, right -1/2; at 3: left 3/2, right 1", a=[-3.0, 3.0], why=W_HARDSWISH),
     P("zero", "derivative ½", a=[0.0]),
 ])
 _act("softsign", "F.softsign", "jax.nn.soft_sign", points=[P("zero", "derivative 1 (C1)", a=[0.0], judge_v2=C1)])
@@ -349,7 +380,8 @@ _red("norm", "norm(a, ord=2)  # over all elements: ord 1, 2, inf or 'fro'", "tor
      "torch.linalg.matrix_norm('fro')", "jnp.linalg.vector_norm / jnp.linalg.norm('fro')", [
          P("l2_zero", "a kink at the origin: the subdifferential is the unit ball", a=[0.0, 0.0, 0.0],
            expect={"jax": R_NORM}),
-         P("l1_zero_element", "at the zero element: left -1, right 1", a=[0.0, 2.0, -1.0], attrs={"ord": 1}),
+         P("l1_zero_element", "at the zero element: left -1, right 1", a=[0.0, 2.0, -1.0], attrs={"ord": 1},
+           why=W_L1NORM),
          P("inf_tie", "a tie of |a|: the subdifferential is the hull of ±e_i at the ties", a=[1.0, -1.0, 0.5],
            attrs={"ord": INF}),
      ])
@@ -368,7 +400,7 @@ _red("cumprod", "cumprod(a, axis)", "torch.cumprod", "jnp.cumprod", [
 ], attrs={"axis": -1})
 _red("cummax", "cummax(a, axis)", "torch.cummax (values)", "jax.lax.cummax", [
     P("tie", "a kink at the tie: the running max's gradient may go to either tied element",
-      a=[1.0, 1.0, 0.5, 2.0]),
+      a=[1.0, 1.0, 0.5, 2.0], why=W_CUMMAX),
 ], attrs={"axis": -1})
 _red("sort", "sort(a, axis=-1)", "torch.sort (values)", "jnp.sort", [
     P("tie", "a kink: the tied values swap places on either side", a=[1.0, 1.0, 0.0]),
@@ -403,7 +435,8 @@ _sh("getitem", "a[index]  # slices, integers, integer arrays, boolean masks", "T
     "jax.Array.__getitem__", {"a": N(4, 5)}, [
         P("repeated", "each picked element gets the sum of its copies' gradients", a=[1.0, 2.0, 3.0]),
     ], core="shape.getitem", call=lambda nn, a: a[np.array([0, 2, 2])] if a.ndim == 1 else
-    a[1:3] * 2 + a[:2, 0][:, None] + a[np.array([0, 0, 3])][:2] - a[_MASK].sum() + a.T[:, 0].reshape(5, 1)[:2, 0].mean(),
+    a[1:3] * 2 + a[:2, 0][:, None] + a[np.array([0, 0, 3])][:2] - a[_MASK].sum()
+    + a.T[:, 0].reshape(5, 1)[:2, 0].mean(),
     note="indexing syntax, not an nn method: basic slices, x[:, 0], integer arrays (repeats add) and masks",
     syntax=True)
 _sh("take_along_axis", "take_along_axis(a, indices, axis)  # indices data", "torch.take_along_dim",
@@ -511,7 +544,7 @@ _loss("nll", "nll(logp, labels)  # log-probabilities, integer labels (data)", "F
       "composition: -mean(take_along_axis(logp, labels))", {"logp": N(4, 5), "labels": D([1, 0, 4, 2])},
       data=("labels",), note="jax has no loss functions")
 _loss("l1", "l1(pred, target)  # mean |pred - target|", "F.l1_loss", "composition: jnp.mean(jnp.abs(pred - target))",
-      _PT, [P("tie", "left -1/n, right 1/n (pred = target)", pred=[1.0, 2.0], target=[1.0, 0.0])],
+      _PT, [P("tie", "left -1/n, right 1/n (pred = target)", pred=[1.0, 2.0], target=[1.0, 0.0], why=W_L1)],
       note="jax has no loss functions")
 _loss("huber", "huber(pred, target, delta=1.0)", "F.huber_loss",
       "composition: mean(where(|d| ≤ δ, ½d², δ(|d| - ½δ)))", _PT, [
@@ -546,3 +579,39 @@ def special_points():
 def case_name(o, point=None):
     """``op_<op>__<point>`` (``op_<op>__random`` for the random point)."""
     return f"op_{o.name}__{point.label if point is not None else 'random'}"
+
+
+# ------------------------------------------------------------------ the README's op table
+
+TABLE_START = "<!-- op-table: generated by scripts/op_table.py from crosscheck/ops_spec.py; do not edit -->"
+TABLE_END = "<!-- op-table end -->"
+
+
+def _cell(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table():
+    """The README's op table: one row per op (and per variant a case exercises), grouped by theme."""
+    lines = [TABLE_START, ""]
+    for theme in THEMES:
+        ops = [o for o in _OPS if o.theme == theme]
+        lines += [f"**{theme}** ({len([o for o in ops if not o.of and not o.syntax])} ops)", "",
+                  "| op | signature | torch | jax | core | special points | note |",
+                  "|---|---|---|---|---|---|---|"]
+        for o in ops:
+            module, _, fn = o.core.partition(".")
+            points = ", ".join(p.label for p in o.points) or "—"
+            name = f"`{o.name}`" + (f" (the `{o.of}` op)" if o.of else "")
+            lines.append("| " + " | ".join(_cell(c) for c in (
+                name, f"`{o.signature.split('  #')[0]}`", o.torch, o.jax, f"core/{module}.py `{fn}`", points,
+                o.note)) + " |")
+        lines.append("")
+    lines.append(TABLE_END)
+    return "\n".join(lines)
+
+
+def readme_with_table(readme):
+    """``readme`` (text) with the op table between its markers replaced by :func:`markdown_table`."""
+    start, end = readme.index(TABLE_START), readme.index(TABLE_END) + len(TABLE_END)
+    return readme[:start] + markdown_table() + readme[end:]

@@ -122,6 +122,7 @@ class Results:
     divergences: list
     flow_cells: list
     seed_tables: dict
+    conventions: object = None  # the conventions table (crosscheck.conventions), a DataFrame
 
 
 def compute(cases, backend_names, dtypes, probe="all", progress=None, **reference_options) -> Results:
@@ -154,7 +155,14 @@ def compute(cases, backend_names, dtypes, probe="all", progress=None, **referenc
         "seed_xor_training": seed.xor_training(divs, trajs),
         "seed_gradient_flow": seed.gradient_flow(f64),
     }
-    return Results(rows, pairs, trajs, divs, cells, seed_tables)
+    return Results(rows, pairs, trajs, divs, cells, seed_tables, _conventions(cases, runnable))
+
+
+def _conventions(cases, runnable):
+    """The conventions table over the special-point cases in the run (float64)."""
+    from . import conventions
+
+    return conventions.table(cases, runnable)
 
 
 def trajectory_table(divergences):
@@ -201,6 +209,7 @@ def build(results: Results):
     doc.text(f"{len({r.case for r in results.rows})} cases, {len(results.rows)} rows: {counts}. Each row is one "
              f"gradient (case, parameter, backend, dtype) against the float64 central-difference reference.")
     doc.table(tables.versions())
+    _conventions_section(doc, results.conventions)
     doc.heading("Verdicts")
     doc.table(named["summary"], "summary")
     doc.heading("Rows that are not a pass")
@@ -238,6 +247,12 @@ def build(results: Results):
     return named, doc
 
 
+def _conventions_section(doc, df):
+    from . import conventions
+
+    conventions.add_section(doc, df)
+
+
 def write(results: Results, folder) -> list[Path]:
     """Write every table, plot and the report into ``folder``: all rendered first, then replaced together."""
     named, doc = build(results)
@@ -245,7 +260,14 @@ def write(results: Results, folder) -> list[Path]:
     for name, df in named.items():
         files.update(tables.render_table(name, df, header=tables.versions() if name == "rows" else None))
     files.update(doc.images)
+    files.update(_conventions_files(results.conventions))
     files["versions.md"] = tables.markdown_table(tables.versions())
     files["report.md"] = doc.markdown()
     files["report.html"] = doc.html()
     return tables.write_files(folder, files)
+
+
+def _conventions_files(df):
+    from . import conventions
+
+    return conventions.render(df)

@@ -340,6 +340,10 @@ def _log_softmax(data, axis):
     return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
 
 
+def _hard_sigmoid(v):
+    return np.where(_re(v) <= -3, np.zeros_like(v), np.where(_re(v) >= 3, 1 + np.zeros_like(v), (v + 3) / 6))
+
+
 def _xlogy(x, y):
     zero = _re(x) == 0
     return np.where(zero, 0, x * np.log(np.where(zero, 1, y)))
@@ -475,8 +479,8 @@ _NEW = {
     "gelu_tanh": _ew(lambda v: 0.5 * v * (1 + np.tanh(np.sqrt(2 / np.pi) * (v + 0.044715 * v * v * v)))),
     "silu": _ew(lambda v: v * sigmoid_value(v)),
     "mish": _ew(lambda v: v * np.tanh(_logaddexp(np.zeros_like(v), v))),
-    "hard_sigmoid": _ew(lambda v: np.where(_re(v) <= -3, np.zeros_like(v), np.where(_re(v) >= 3, 1 + np.zeros_like(v), (v + 3) / 6))),
-    "hard_swish": _ew(lambda v: v * np.where(_re(v) <= -3, np.zeros_like(v), np.where(_re(v) >= 3, 1 + np.zeros_like(v), (v + 3) / 6))),
+    "hard_sigmoid": _ew(lambda v: _hard_sigmoid(v)),
+    "hard_swish": _ew(lambda v: v * _hard_sigmoid(v)),
     "softsign": _ew(lambda v: v / (1 + _cabs(v))),
 }
 for _name, _fn in _NEW.items():
@@ -489,7 +493,8 @@ def _more_ops():
 
     def clip(self, a, lo, hi):
         a, lo, hi = _stacks(a, lo, hi)
-        return Batched(np.where(_re(a) < _re(lo), lo + np.zeros_like(a), np.where(_re(a) > _re(hi), hi + np.zeros_like(a), a)))
+        zero = np.zeros_like(a)
+        return Batched(np.where(_re(a) < _re(lo), lo + zero, np.where(_re(a) > _re(hi), hi + zero, a)))
 
     def where(self, cond, a, b):
         c = cond.data if isinstance(cond, Batched) else np.asarray(cond)[None]
@@ -507,7 +512,8 @@ def _more_ops():
         return _unary(lambda v: np.where(_re(v) > 0, v, alpha * np.expm1(np.where(_re(v) > 0, np.zeros_like(v), v))), a)
 
     def celu(self, a, alpha=1.0):
-        return _unary(lambda v: np.where(_re(v) > 0, v, alpha * np.expm1(np.where(_re(v) > 0, np.zeros_like(v), v) / alpha)), a)
+        return _unary(lambda v: np.where(_re(v) > 0, v,
+                                         alpha * np.expm1(np.where(_re(v) > 0, np.zeros_like(v), v) / alpha)), a)
 
     def hardtanh(self, a, min_val=-1.0, max_val=1.0):
         return _unary(lambda v: np.where(_re(v) < min_val, min_val + np.zeros_like(v),

@@ -60,7 +60,8 @@ def solve(a, b):
 
 
 def cholesky(a):
-    # A = LLᵀ:  Ā = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹),  Φ = lower triangle with the diagonal halved, sym(X) = (X + Xᵀ)/2
+    # A = LLᵀ:  Ā = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹),  Φ = lower triangle with the diagonal halved,
+    # sym(X) = (X + Xᵀ)/2
     # (Murray 2016, "Differentiation of the Cholesky decomposition")
     low = np.linalg.cholesky(a)
 
@@ -112,4 +113,5 @@ def trace(a):
 def diagonal(a):
     # the main diagonal: Ā = ḡ on the diagonal, 0 elsewhere
     n = a.shape[-1]
-    return np.diagonal(a, axis1=-2, axis2=-1).copy(), lambda g: (np.asarray(g)[..., None, :] * np.eye(n, dtype=a.dtype),)
+    eye = np.eye(n, dtype=a.dtype)
+    return np.diagonal(a, axis1=-2, axis2=-1).copy(), lambda g: (np.asarray(g)[..., None, :] * eye,)

@@ -118,7 +118,8 @@ def l1(pred, target):
 
 
 def huber(pred, target, *, delta=1.0):
-    # per element ½d² for |d| ≤ δ, δ(|d| - ½δ) beyond (C1 at |d| = δ):  dL/dp = clip(d, -δ, δ)/n, dL/dt = -dL/dp
+    # per element ½d² for |d| ≤ δ, δ(|d| - ½δ) beyond (C1 at |d| = δ):
+    # dL/dp = clip(d, -δ, δ)/n,  dL/dt = -dL/dp
     d = pred - target
     n = d.size
     a = np.abs(d)
@@ -144,8 +145,8 @@ def kl_div(log_q, p):
 
 
 def cosine_similarity(a, b, *, axis=-1, eps=1e-8):
-    # c = a·b / (max(‖a‖, ε) max(‖b‖, ε)):  dc/da = b/(na nb) - c a/na²  (where ‖a‖ > ε; a/‖a‖ is clamped, so
-    # the a-term drops where ‖a‖ ≤ ε), and symmetrically for b
+    # c = a·b / (max(‖a‖, ε) max(‖b‖, ε)):  dc/da = b/(na nb) - c a/na²
+    # (where ‖a‖ > ε; where ‖a‖ ≤ ε the norm is the constant ε and the a-term drops), symmetrically for b
     na_raw = np.sqrt(np.sum(a * a, axis=axis, keepdims=True))
     nb_raw = np.sqrt(np.sum(b * b, axis=axis, keepdims=True))
     na, nb = np.maximum(na_raw, eps), np.maximum(nb_raw, eps)

@@ -151,7 +151,8 @@ def cummax(a, *, axis):
     def vjp(g):
         gm = np.moveaxis(g, axis, -1)
         out = np.zeros_like(gm)
-        flat_out, flat_g, flat_i = out.reshape(-1, gm.shape[-1]), gm.reshape(-1, gm.shape[-1]), idx.reshape(-1, gm.shape[-1])
+        n = gm.shape[-1]
+        flat_out, flat_g, flat_i = out.reshape(-1, n), gm.reshape(-1, n), idx.reshape(-1, n)
         for r in range(flat_out.shape[0]):
             np.add.at(flat_out[r], flat_i[r], flat_g[r])
         return (np.moveaxis(flat_out.reshape(gm.shape), -1, axis),)
