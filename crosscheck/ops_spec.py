@@ -240,6 +240,8 @@ op("clip", "clip(a, lo, hi)  # lo, hi arrays or python numbers", "elementwise", 
        P("at_bounds", "a at lo: left 0, right 1; a at hi: left 1, right 0 (joint kinks with the bounds)",
          a=[-1.0, 1.0], lo=[-1.0], hi=[1.0], why=W_CLIP),
        P("inside", "derivative 1 inside, 0 outside", a=[-2.0, 0.3, 2.0], lo=[-1.0], hi=[1.0]),
+       P("infinite", "a: 0 at ±inf (clipped); lo gets 1 from -inf, hi 1 from +inf", a=[-INF, INF], lo=[-1.0],
+         hi=[1.0]),
    ])
 op("clip_scalar", "clip(a, -1.0, 1.0)  # python-number bounds (the clip op)", "elementwise", "elementwise.clip",
    "torch.clamp", "jnp.clip", {"a": N(3, 4)}, [
@@ -253,6 +255,7 @@ op("where", "where(cond, a, b)  # cond data (or a comparison of arrays)", "eleme
    ], data=("cond",), call=lambda nn, cond, a, b: nn.where(cond > 0.5, a, b))
 op("minimum", "minimum(a, b)", "elementwise", "elementwise.minimum", "torch.minimum", "jnp.minimum", BIN, [
     P("tie", "a: left 1, right 0; b the same (joint kink)", a=[1.0], b=[1.0]),
+    P("infinite", "da = 0 where a = +inf (b is the minimum), db = 0 where b = +inf", a=[INF, 1.0], b=[2.0]),
 ])
 op("atan2", "atan2(y, x)", "elementwise", "elementwise.atan2", "torch.atan2", "jnp.arctan2",
    {"y": N(3, 4), "x": AFZ(4, low=0.5)}, [
@@ -286,6 +289,8 @@ op("xlogy", "xlogy(x, y)  # x·log y, 0 where x = 0", "elementwise", "elementwis
 op("pow", "pow(a, b)  # a tensor exponent", "elementwise", "elementwise.pow", "torch.pow", "jnp.power",
    {"a": U(3, 4, low=0.5, high=2.0), "b": N(4)}, [
        P("base_zero", "da = b·0^(b-1) = 0, db = 0 (0^b = 0 for b > 0)", a=[0.0], b=[2.0]),
+       P("negative_base", "da = b·a^(b-1) = -4; db undefined ((-2)^b is not real for non-integer b)", a=[-2.0],
+         b=[2.0], judge_v2="db: the reference's steps leave the real numbers (NaN)", v2_params=("b",)),
        P("zero_zero", "da = 0 (a^0 = 1), db undefined (0^b jumps at b = 0)", a=[0.0], b=[0.0],
          judge_v2="db: 0^b is inf for b < 0, 1 at 0, 0 for b > 0", v2_params=("b",),
          expect={("jax", "a"): R_POW}),
@@ -333,6 +338,7 @@ _act("silu", "F.silu", "jax.nn.silu", points=[P("zero", "derivative ½", a=[0.0]
 _act("mish", "F.mish", "jax.nn.mish", points=[P("zero", "derivative tanh(log 2) = 0.6", a=[0.0])])
 _act("hardtanh", "F.hardtanh", "jax.nn.hard_tanh", points=[
     P("kinks", "at -1: left 0, right 1; at 1: left 1, right 0", a=[-1.0, 1.0], why=W_HARDTANH),
+    P("infinite", "derivative 0 at ±inf", a=[-INF, INF]),
 ])
 _act("hard_sigmoid", "F.hardsigmoid", "jax.nn.hard_sigmoid", points=[
     P("kinks", "at -3: left 0, right 1/6; at 3: left 1/6, right 0", a=[-3.0, 3.0]),
@@ -341,7 +347,9 @@ _act("hard_swish", "F.hardswish", "jax.nn.hard_swish", points=[
     P("kinks", "at -3: left 0, right -1/2; at 3: left 3/2, right 1", a=[-3.0, 3.0], why=W_HARDSWISH),
     P("zero", "derivative ½", a=[0.0]),
 ])
-_act("softsign", "F.softsign", "jax.nn.soft_sign", points=[P("zero", "derivative 1 (C1)", a=[0.0], judge_v2=C1)])
+_act("softsign", "F.softsign", "jax.nn.soft_sign", points=[
+    P("zero", "derivative 1 (C1)", a=[0.0], judge_v2=C1),
+])
 
 # ================================================================== reductions and scans
 _R = {"a": N(3, 4)}

@@ -235,3 +235,19 @@ def test_the_readme_op_table_is_up_to_date():
     readme = (ROOT / "README.md").read_text()
     for o in ops_spec.OPS.values():
         assert f"| `{o.name}`" in readme, o.name
+
+
+def test_a_method_no_array_has_is_named_with_the_nearest_op_in_the_rows(tmp_path):
+    from crosscheck.catalogue import discover
+
+    (tmp_path / "typo.py").write_text("from crosscheck import case, inputs\n\n\n"
+                                      "@case(x=inputs.normal(3))\ndef typo(nn, x):\n    return x.sqeeze()\n")
+    rows = runner.run(discover([tmp_path]), backends=["core"], dtypes=("float64",))
+    assert [r.verdict for r in rows] == ["error"]
+    assert "no method 'sqeeze'" in rows[0].message and "did you mean nn.squeeze?" in rows[0].message
+
+
+def test_a_framework_arrays_missing_method_gets_the_nearest_op():
+    assert runner._method_hint(AttributeError("'Tensor' object has no attribute 'cumsun'")) == \
+        " (as an op of the vocabulary: did you mean nn.cumsum?)"
+    assert runner._method_hint(AttributeError("'Tensor' object has no attribute 'frobnicate'")) == ""
