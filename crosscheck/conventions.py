@@ -13,7 +13,7 @@ gradient there, and a class:
 
 Every row that does not agree carries its reason: the one declared with the point (a framework's documented
 rule) or, for different subgradients with nothing declared, what each backend picks. Written by
-``crosscheck report`` as ``results/conventions.{md,csv}``; the report opens with the rows that do not agree.
+``crosscheck report`` as ``results/conventions.{md,csv,json}``; the report opens with the rows that do not agree.
 """
 
 from __future__ import annotations
@@ -72,7 +72,10 @@ def _row(o, point, case, backends, dtype):
             central = np.reshape(reference.central(param), -1)
             split = kinks(left, right, KINK, noise) | (np.isfinite(left) != np.isfinite(right))
             any_kink |= bool(split.any())
-            ref_texts.append((param, _fmt(central) if not split.any() else f"{_fmt(left)} / {_fmt(right)}"))
+            if point.judge_v2 and (not point.v2_params or param in point.v2_params):
+                ref_texts.append((param, "pending (judge v2)"))
+            else:
+                ref_texts.append((param, _fmt(central) if not split.any() else f"{_fmt(left)} / {_fmt(right)}"))
             for b in backends:
                 g = grads[b.name]
                 if isinstance(g, Exception):
@@ -88,7 +91,7 @@ def _row(o, point, case, backends, dtype):
                         continue
                     classes[b.name].add(_element_class(flat[i], left[i], right[i], central[i], bool(split[i]),
                                                        tolerance, noise[i] if np.ndim(noise) else noise))
-    row["reference (left / right)"] = _per_param(ref_texts) + (" (judge v2 pending)" if point.judge_v2 else "")
+    row["reference (left / right)"] = _per_param(ref_texts)
     for b in backends:
         g = grads[b.name]
         row[b.name] = (f"error: {type(g).__name__}: {g}" if isinstance(g, Exception) else _per_param(values[b.name]))
@@ -177,9 +180,9 @@ def add_section(doc, df):
 
 
 def render(df) -> dict:
-    """{file name: text} for results/conventions.csv and conventions.md."""
+    """{file name: text} for results/conventions.csv, .md and .json."""
     from . import tables
 
     if df is None:
         return {}
-    return tables.render_table("conventions", df, formats=("csv", "md"))
+    return tables.render_table("conventions", df)
