@@ -263,7 +263,7 @@ op("atan2", "atan2(y, x)", "elementwise", "elementwise.atan2", "torch.atan2", "j
        P("origin", "undefined (atan2 jumps around the origin)", y=[0.0], x=[0.0],
          judge_v2="a jump: one-sided differences ±(π/2)/h; no derivative", why=W_ATAN2),
        P("branch_cut", "dy undefined (a jump of 2π across the negative x axis); dx = 0", y=[0.0], x=[-1.0],
-         judge_v2="a jump in y across the branch cut"),
+         judge_v2="a jump in y across the branch cut", v2_params=("y",)),
    ])
 op("logaddexp", "logaddexp(a, b)", "elementwise", "elementwise.logaddexp", "torch.logaddexp", "jnp.logaddexp",
    BIN, [

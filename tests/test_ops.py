@@ -181,6 +181,17 @@ def test_the_reference_is_exact_under_the_complex_step(catalogue):
     assert checked >= 60
 
 
+@pytest.mark.parametrize("op", ["eigh", "svdvals"])
+def test_the_complex_unsafe_ops_are_really_unsafe(catalogue, op):
+    # numpy's Hermitian routines return real eigen/singular values for complex input: the step vanishes
+    assert op in COMPLEX_UNSAFE
+    case = catalogue[f"op_{op}__random"]
+    point = {k: v.astype(np.float64) for k, v in case.point("float64").items()}
+    with np.errstate(all="ignore"):
+        step = _complex_step_gradient(case, point, "a")
+    assert not np.allclose(step, get("core").evaluate(case, point, "float64").grads["a"], rtol=1e-6)
+
+
 # ------------------------------------------------------------------ the conventions table
 
 

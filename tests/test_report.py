@@ -1,5 +1,6 @@
 """The report: every file written, byte-identical reruns, real images, a standalone HTML, the CLI's new."""
 
+import importlib.util
 import io
 import re
 
@@ -45,7 +46,9 @@ def test_the_report_opens_with_the_conventions_findings(written):
     assert report_md.index("Where the frameworks disagree") < report_md.index("Verdicts")
     csv = (written / "conventions.csv").read_text()
     assert csv.startswith("op,point,mathematics,reference (left / right),core,torch,jax,class,reason")
-    assert "abs,zero" in csv and "norm,l2_zero" in csv and "NaN in one" in csv
+    assert "abs,zero" in csv and "norm,l2_zero" in csv
+    if importlib.util.find_spec("jax"):  # jax's NaN at the origin of the 2-norm
+        assert "NaN in one" in csv
     assert "| abs | zero |" in (written / "conventions.md").read_text()
 
 
