@@ -41,6 +41,9 @@ R_DET = ("torch.linalg.det's backward solves with the LU factors; at an exactly 
          " torch's FunctionsManual.cpp (linalg_det_backward)")
 R_POW = ("jnp.power with an array exponent takes lax.pow's rule b·a^(b-1) in the base: at a = 0, b = 0 that is"
          " 0·0^(-1) = 0·inf = NaN, where a^0 = 1 has derivative 0 (torch masks exponent == 0 to 0)")
+R_COSINE = ("jax has no cosine similarity: the composition clamps jnp.linalg.vector_norm(a) with jnp.maximum(·, ε), "
+            "but at a = 0 the norm's derivative a/‖a‖ is 0/0 = NaN and maximum's zero weight does not stop it "
+            "(0·NaN = NaN); F.cosine_similarity's own backward is finite there")
 
 # The frameworks' rules where they pick different valid subgradients (shown in the conventions table).
 W_ABS = ("torch.abs's backward is grad·sign(x): 0 at 0, the minimum-norm subgradient (PyTorch autograd note "
@@ -572,6 +575,10 @@ _loss("kl_div", "kl_div(log_q, p)  # KL(p ‖ q), p data, mean over rows", "F.kl
 _loss("cosine_similarity", "cosine_similarity(a, b, axis=-1, eps=1e-8)", "F.cosine_similarity",
       "composition: Σab / (max(‖a‖, ε) max(‖b‖, ε))", {"a": N(3, 4), "b": N(3, 4)}, [
           P("parallel", "da = b/(‖a‖‖b‖) - c a/‖a‖² = 0 for parallel vectors", a=[1.0, 2.0], b=[2.0, 4.0]),
+          P("zero_vector", "da = b/(ε‖b‖) ≈ [4.5e7, 8.9e7] (the norm is clamped to ε: linear near 0), db = 0",
+            a=[0.0, 0.0], b=[1.0, 2.0], expect={("jax", "a"): R_COSINE},
+            judge_v2="the function is linear only within ε = 1e-8 of the origin, far inside the step",
+            v2_params=("a",)),
       ], note="jax has no cosine similarity")
 
 OPS = {o.name: o for o in _OPS}
