@@ -159,7 +159,7 @@ def table(cases, backends, dtype="float64"):
         if row is not None:
             rows.append(row)
     # the same columns whatever is installed: a backend that cannot run here has empty cells
-    return pd.DataFrame(rows, columns=COLUMNS).fillna("")
+    return pd.DataFrame([{c: row.get(c, "") for c in COLUMNS} for row in rows], columns=COLUMNS)
 
 
 def counts(df):
