@@ -57,7 +57,7 @@ class Perturbation:
 def steps(x, base):
     """Per-element step: ``base`` times the power of two at or below max(|x|, 1)."""
     x = np.asarray(x)
-    scale = np.exp2(np.floor(np.log2(np.maximum(np.abs(x), 1.0))))
+    scale = np.exp2(np.floor(np.log2(np.maximum(np.where(np.isfinite(x), np.abs(x), 1.0), 1.0))))  # ±inf: step ×1
     return (base * scale).astype(x.dtype)
 
 

@@ -174,8 +174,9 @@ class Results:
     divergences: list
     flow_cells: list
     seed_tables: dict
-    conventions: list = field(default_factory=list)
+    conventions: list = field(default_factory=list)  # kink conventions: compare.Convention records
     conformance: tuple = None  # (matrix, counts) DataFrames: ops × backends (crosscheck.matrix)
+    conventions_table: object = None  # the special points' conventions table (crosscheck.conventions)
 
 
 def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=guard.DEFAULT_TIMEOUT,
@@ -217,7 +218,15 @@ def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=gu
         "seed_gradient_flow": seed.gradient_flow(f64),
     }
     return Results(rows, pairs, trajs, divs, cells, seed_tables, conventions=conventions,
-                   conformance=matrix.conformance(cases, rows, instances))
+                   conformance=matrix.conformance(cases, rows, instances),
+                   conventions_table=_conventions(cases, runnable))
+
+
+def _conventions(cases, runnable):
+    """The conventions table over the special-point cases in the run (float64)."""
+    from . import conventions
+
+    return conventions.table(cases, runnable)
 
 
 def trajectory_table(divergences):
@@ -267,6 +276,7 @@ def build(results: Results):
              f"gradient (case, parameter, backend, dtype) against the float64 reference: a complex-step derivative "
              f"where the case is analytic, else finite differences with their own error estimate per element.")
     doc.table(tables.versions())
+    _conventions_section(doc, results.conventions_table)
     doc.heading("Verdicts")
     doc.table(named["summary"], "summary")
     doc.text("What the verdicts mean:")
@@ -326,6 +336,12 @@ def build(results: Results):
     return named, doc
 
 
+def _conventions_section(doc, df):
+    from . import conventions
+
+    conventions.add_section(doc, df)
+
+
 def _add_conformance(doc, results):
     """The conformance matrix's section of the report (its own files: :func:`_conformance_files`)."""
     if results.conformance is None:
@@ -367,7 +383,14 @@ def render(results: Results) -> dict:
         files.update(tables.render_table(name, df, header=tables.versions() if name == "rows" else None))
     files.update(doc.images)
     files.update(_conformance_files(results))
+    files.update(_conventions_files(results.conventions_table))
     files["versions.md"] = tables.markdown_table(tables.versions())
     files["report.md"] = doc.markdown()
     files["report.html"] = doc.html()
     return files
+
+
+def _conventions_files(df):
+    from . import conventions
+
+    return conventions.render(df)

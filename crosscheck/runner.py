@@ -33,7 +33,19 @@ def _describe_exception(case, exc):
     hint = ""
     if "does not support ufuncs" in str(exc):  # np.sin(x) and the like on a backend's array
         hint = " (a numpy function was called on a backend's array inside the case: use nn's ops, e.g. nn.sin)"
+    hint = hint or _method_hint(exc)
     return f"case {case.name!r} ({where}): {type(exc).__name__}: {exc}{hint}"
+
+
+def _method_hint(exc):
+    """For a method a framework's array lacks (``x.sqeeze()``): the vocabulary's nearest op, if one is close."""
+    import re
+
+    from .vocabulary import nearest_op
+
+    match = re.search(r"has no attribute '(\w+)'", str(exc)) if isinstance(exc, AttributeError) else None
+    close = nearest_op(match.group(1)) if match else None
+    return f" (as an op of the vocabulary: did you mean nn.{close}?)" if close else ""
 
 
 def load_error_rows(errors):

@@ -13,31 +13,27 @@ A backend that lacks an op inherits the method below, which raises
 
 from __future__ import annotations
 
-# name -> signature, as documentation and as the list every backend is checked against.
-OPS = {
-    "add": "add(a, b)",
-    "subtract": "subtract(a, b)",
-    "multiply": "multiply(a, b)",
-    "divide": "divide(a, b)",
-    "negative": "negative(a)",
-    "power": "power(a, exponent)  # exponent a python number",
-    "exp": "exp(a)",
-    "log": "log(a)",
-    "sin": "sin(a)",
-    "cos": "cos(a)",
-    "tanh": "tanh(a)",
-    "sigmoid": "sigmoid(a)",
-    "relu": "relu(a)",
-    "maximum": "maximum(a, b)",
-    "matmul": "matmul(a, b)",
-    "sum": "sum(a, axis=None, keepdims=False)",
-    "mean": "mean(a, axis=None, keepdims=False)",
-    "reshape": "reshape(a, shape)",
-    "transpose": "transpose(a, axes=None)",
-    "mean_squared_error": "mean_squared_error(pred, target)  # mean over all elements",
-    "binary_cross_entropy": "binary_cross_entropy(p, y)  # p probabilities, mean over all elements",
-    "softmax_cross_entropy": "softmax_cross_entropy(logits, target)  # target probabilities on the last axis, mean over rows",
-}
+# name -> signature, as documentation and as the list every backend is checked against. Defined, with each op's
+# bindings and special points, in crosscheck/ops_spec.py (the one place an op is described).
+from .ops_spec import VOCABULARY as OPS  # noqa: E402
+
+#: how alike a mistyped name must be to an op's for the message to suggest it (difflib's ratio)
+SUGGEST_CUTOFF = 0.75
+
+
+def nearest_op(name):
+    """The op whose name is closest to ``name`` (None when none is close: no far-fetched suggestion)."""
+    import difflib
+
+    close = difflib.get_close_matches(name, OPS, n=1, cutoff=SUGGEST_CUTOFF)
+    return close[0] if close else None
+
+
+def unknown_op_message(name, what="op"):
+    """"nn has no op 'x'; did you mean nn.y?", or the list of ops when nothing is close."""
+    close = nearest_op(name)
+    hint = f"; did you mean nn.{close}?" if close else f"; the ops are: {', '.join(OPS)}"
+    return f"nn has no {what} {name!r}{hint}"
 
 
 class MissingOp(NotImplementedError):
@@ -84,15 +80,9 @@ class Vocabulary:
 
     def __getattr__(self, name):
         # only reached for a name that is no op: say which ops there are, and the likely one
-        import difflib
-
         if name.startswith("__"):
             raise AttributeError(name)
-        close = difflib.get_close_matches(name, OPS, n=1, cutoff=0.75)  # a typo, not any op sharing letters
-        if close:
-            raise AttributeError(f"nn has no op {name!r}; did you mean nn.{close[0]}?")
-        raise AttributeError(f"nn has no op {name!r}: it is not in crosscheck's op vocabulary "
-                             f"({len(OPS)} ops, listed in crosscheck/vocabulary.py and the README)")
+        raise AttributeError(unknown_op_message(name))
 
 
 for _name in OPS:

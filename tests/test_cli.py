@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from crosscheck import ops_spec
 from crosscheck.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +21,8 @@ def test_list_names_every_case_with_tags(capsys):
     assert main(["list", "--cases", str(ROOT / "cases")]) == 0
     out = capsys.readouterr().out
     assert "xor_mlp" in out and "[mlp, seed]" in out and "+handwritten" in out
-    assert out.strip().endswith("57 cases")
+    generated = sum(o.random_cases + len(o.points) for o in ops_spec.OPS.values())  # cases/ops.py
+    assert out.strip().endswith(f"{57 + generated} cases")
 
 
 def test_run_on_a_user_folder(tmp_path, capsys):

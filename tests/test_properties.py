@@ -41,7 +41,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from crosscheck.core import losses, ops, tape
+from crosscheck.core import elementwise, losses, ops, reductions, tape
 from crosscheck.core.tape import Tensor
 from crosscheck.numerical import central_difference
 
@@ -191,6 +191,68 @@ UNARY_DOMAINS = {
 def test_smooth_unary_ops(op_and_x, seed):
     op, x = op_and_x
     check_gradients(op, [x], seed=seed)
+
+
+#: the element-wise ops of core/elementwise.py on a smooth domain: (low, high), or "lattice" for the piecewise
+#: ones (values 0.1·(k + ½), never an integer, so 0.05 or more from every kink at 0, ±1, ±3, 6)
+ELEMENTWISE_DOMAINS = {
+    "square": (-3.0, 3.0), "expm1": (-3.0, 3.0), "log1p": (-0.5, 3.0), "tan": (-1.2, 1.2),
+    "arcsin": (-0.9, 0.9), "arccos": (-0.9, 0.9), "arctan": (-5.0, 5.0), "sinh": (-3.0, 3.0), "cosh": (-3.0, 3.0),
+    "erf": (-3.0, 3.0), "sqrt": (0.2, 5.0), "rsqrt": (0.2, 5.0), "softplus": (-10.0, 10.0),
+    "log_sigmoid": (-10.0, 10.0), "gelu": (-5.0, 5.0), "gelu_tanh": (-5.0, 5.0), "silu": (-8.0, 8.0),
+    "mish": (-5.0, 5.0), "abs": "lattice", "softsign": "lattice", "relu6": "lattice", "leaky_relu": "lattice",
+    "elu": "lattice", "selu": "lattice", "celu": "lattice", "hardtanh": "lattice", "hard_sigmoid": "lattice",
+    "hard_swish": "lattice", "reciprocal": "lattice",
+}
+
+
+def _elementwise_values(op):
+    def lattice(shape):
+        return hnp.arrays(np.int64, shape, elements=st.integers(-70, 70)).map(lambda k: 0.1 * (k + 0.5))
+
+    domain = ELEMENTWISE_DOMAINS[op]
+    return shapes().flatmap(lambda s: lattice(s) if domain == "lattice" else arrays(s, *domain))
+
+
+@given(st.sampled_from(sorted(ELEMENTWISE_DOMAINS)).flatmap(
+    lambda op: st.tuples(st.just(op), _elementwise_values(op))), seeds)
+def test_the_elementwise_ops_and_activations(op_and_x, seed):
+    op, x = op_and_x
+    check_gradients(op, [x], seed=seed, module=elementwise)
+
+
+#: binary element-wise ops: (a's domain, b's domain), values drawn over a broadcast pair of shapes
+BINARY_DOMAINS = {
+    "atan2": ((-3.0, 3.0), (0.5, 3.0)), "logaddexp": ((-5.0, 5.0), (-5.0, 5.0)), "xlogy": ((-3.0, 3.0), (0.3, 3.0)),
+    "pow": ((0.5, 2.0), (-2.0, 2.0)), "fmod": ((0.05, 0.45), (1.0, 2.0)), "remainder": ((0.05, 0.45), (1.0, 2.0)),
+}
+
+
+@given(st.sampled_from(sorted(BINARY_DOMAINS)), broadcast_pairs, st.data(), seeds)
+def test_the_binary_elementwise_ops(op, pair, data, seed):
+    (da, db), (sa, sb) = BINARY_DOMAINS[op], pair
+    check_gradients(op, [data.draw(arrays(sa, *da)), data.draw(arrays(sb, *db))], seed=seed, module=elementwise)
+
+
+@given(broadcast_pairs.flatmap(lambda p: untied_pair(*p)), seeds)
+def test_minimum_away_from_ties(pair, seed):
+    check_gradients("minimum", list(pair), seed=seed, module=elementwise)
+
+
+#: reductions and scans along one axis (or all, where the op takes None), values on a smooth domain
+AXIS_OPS = {"prod": (-2.0, 2.0), "logsumexp": (-5.0, 5.0), "var": (-3.0, 3.0), "std": (-3.0, 3.0),
+            "cumsum": (-3.0, 3.0), "cumprod": (-2.0, 2.0), "softmax": (-5.0, 5.0), "log_softmax": (-5.0, 5.0)}
+
+
+@given(st.sampled_from(sorted(AXIS_OPS)), shapes(min_dims=1), st.data(), seeds)
+def test_reductions_and_scans(op, shape, data, seed):
+    x = data.draw(arrays(shape, *AXIS_OPS[op]))
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1) if op in ("cumsum", "cumprod", "softmax",
+                                                                         "log_softmax")
+                     else st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1)))
+    if op == "std" and np.ptp(x) < 0.1:  # the kink of a constant input, and its neighbourhood
+        x = x + np.arange(x.size).reshape(x.shape)
+    check_gradients(op, [x], seed=seed, module=reductions, axis=axis)
 
 
 @given(shapes().flatmap(lambda s: away_from_zero(s, KINK_MARGIN)), seeds)

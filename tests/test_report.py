@@ -1,5 +1,6 @@
 """The report: every file written, byte-identical reruns, real images, a standalone HTML, the CLI's new."""
 
+import importlib.util
 import io
 import re
 
@@ -10,7 +11,8 @@ from crosscheck.cli import main
 from crosscheck.template import write_template
 
 SMALL = ("sin_of_quadratic", "sigmoid_article_points", "matmul_article_check", "xor_mlp", "stack_sigmoid_2",
-         "stack_relu_2", "stack_sigmoid_residual_2", "relu_at_zero")
+         "stack_relu_2", "stack_sigmoid_residual_2", "relu_at_zero", "op_abs__zero", "op_norm__l2_zero",
+         "op_erf__random")
 TABLES = ("rows", "summary", "pairwise", "pairwise_worst", "discrepancies", "trajectories", "gradient_flow",
           "seed_chain_rule", "seed_local_gradients", "seed_xor_gradient_check", "seed_xor_training",
           "seed_gradient_flow")
@@ -37,6 +39,17 @@ def test_every_file_is_written(written):
         assert {f"{t}.csv", f"{t}.md", f"{t}.json"} <= names, t
     assert set(PLOTS) | {"report.md", "report.html", "versions.md"} <= names
     assert not [n for n in names if n.endswith(".tmp")]
+
+
+def test_the_report_opens_with_the_conventions_findings(written):
+    report_md = (written / "report.md").read_text()
+    assert report_md.index("Where the frameworks disagree") < report_md.index("Verdicts")
+    csv = (written / "conventions.csv").read_text()
+    assert csv.startswith("op,point,mathematics,reference (left / right),core,torch,jax,class,reason")
+    assert "abs,zero" in csv and "norm,l2_zero" in csv
+    if importlib.util.find_spec("jax"):  # jax's NaN at the origin of the 2-norm
+        assert "NaN in one" in csv
+    assert "| abs | zero |" in (written / "conventions.md").read_text()
 
 
 def test_a_second_run_is_byte_identical(results, written, tmp_path):

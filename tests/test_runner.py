@@ -18,16 +18,24 @@ def rows(catalogue):
 
 
 def test_every_case_passes_on_the_core(rows, catalogue):
+    # the only expected rows on the core: special points whose reference waits for the judge's v2 handling
+    waiting = {r.case for r in rows if r.verdict == "expected-discrepancy" and "needs judge v2" in r.note}
     bad = [(r.case, r.param, r.backend, r.dtype, r.verdict, r.message) for r in rows
-           if r.verdict not in ("pass", "kink")]
+           if r.verdict not in ("pass", "kink") and r.case not in waiting]
     assert not bad
     # every differentiated input of every case, in both dtypes, on the tape
     assert sum(1 for r in rows if r.backend == "core") == sum(len(c.wrt) * len(c.dtypes) for c in catalogue.values())
 
 
 def test_kinks_are_reported_where_the_points_are_not_differentiable(rows):
-    kinks = {(r.case, r.param) for r in rows if r.verdict == "kink"}
+    kinks = {(r.case, r.param) for r in rows if r.verdict == "kink" and not r.case.startswith("op_")}
     assert kinks == {("relu_at_zero", "x"), ("maximum_tie", "a"), ("maximum_tie", "b"), ("xor_mlp", "b1")}
+
+
+def test_the_op_cases_kinks_are_at_their_special_points(rows):
+    # cases/ops.py: a kink only where an op's definition declares a special point, never at a random point
+    kinks = {r.case for r in rows if r.verdict == "kink" and r.case.startswith("op_")}
+    assert kinks and not {c for c in kinks if c.endswith("__random")}
 
 
 def test_handwritten_rows_exist_only_for_cases_with_a_backward(rows, catalogue):

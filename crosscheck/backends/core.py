@@ -4,9 +4,39 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import losses, ops, tape
+import inspect
+
+from ..core import elementwise, linalg, losses, ops, reductions, shape, tape
 from ..core.tape import Tensor, apply
-from ..vocabulary import Vocabulary
+from ..ops_spec import OPS as SPECS
+from ..vocabulary import OPS, Vocabulary
+
+_MODULES = {"ops": ops, "elementwise": elementwise, "reductions": reductions, "shape": shape, "linalg": linalg,
+            "losses": losses}
+
+
+def core_function(op):
+    """The core's forward/backward function of ``op`` (named in its definition in ops_spec)."""
+    module, _, name = SPECS[op].core.partition(".")
+    return getattr(_MODULES[module], name)
+
+
+def _bound(op):
+    """A vocabulary method for ``op``: positional arguments are the core function's arrays (its positional
+    parameters), then its keyword-only attributes in order; keywords pass through."""
+    fn = core_function(op)
+    params = inspect.signature(fn).parameters.values()
+    arrays = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+    attrs = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
+
+    def method(self, *args, **kwargs):
+        given = dict(zip(arrays + attrs, args))
+        given.update(kwargs)
+        return apply(fn, *(given[a] for a in arrays if a in given),
+                     **{k: v for k, v in given.items() if k not in arrays})
+
+    method.__name__ = op
+    return method
 from .base import Backend, Evaluation, Grads, in_place_write, objective
 
 
@@ -48,6 +78,23 @@ class CoreVocabulary(Vocabulary):
     def mean_squared_error(self, pred, target): return apply(losses.mean_squared_error, pred, target)
     def binary_cross_entropy(self, p, y): return apply(losses.binary_cross_entropy, p, y)
     def softmax_cross_entropy(self, logits, target): return apply(losses.softmax_cross_entropy, logits, target)
+
+    # ops whose arguments do not map one to one onto the core function's
+    def concatenate(self, arrays, axis=0): return apply(shape.concatenate, *arrays, axis=axis)
+    def stack(self, arrays, axis=0): return apply(shape.stack, *arrays, axis=axis)
+    def einsum(self, subscripts, *operands): return apply(shape.einsum, *operands, subscripts=subscripts)
+    def index_add(self, a, index, source): return apply(shape.index_add, a, source, index=index)
+
+    def where(self, cond, a, b):
+        cond = cond.value if isinstance(cond, Tensor) else cond  # a condition is data: it has no gradient
+        return apply(elementwise.where, Tensor(cond), a, b)
+
+
+# every other op binds generically to the core function its definition names
+for _op in OPS:
+    if _op not in CoreVocabulary.__dict__:
+        setattr(CoreVocabulary, _op, _bound(_op))
+del _op
 
 
 class CoreBackend(Backend):

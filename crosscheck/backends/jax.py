@@ -36,6 +36,18 @@ class JaxVocabulary(Recording, Vocabulary):
         "mean_squared_error": "jnp.mean(jnp.square(pred - target))",
         "binary_cross_entropy": "-jnp.mean(y*jnp.log(p) + (1 - y)*jnp.log1p(-p))",
         "softmax_cross_entropy": "-jnp.mean(jnp.sum(target * jax.nn.log_softmax(logits), axis=-1))",
+        "xlogy": "jax.scipy.special.xlogy (jnp has none)",
+        "binary_cross_entropy_with_logits": "jnp.mean(jax.nn.softplus(z) - y*z)",
+        "cross_entropy": "-jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), labels[..., None], -1))",
+        "nll": "-jnp.mean(jnp.take_along_axis(logp, labels[..., None], -1))",
+        "l1": "jnp.mean(jnp.abs(pred - target))",
+        "huber": "jnp.mean(jnp.where(|d| <= delta, d²/2, delta(|d| - delta/2)))",
+        "smooth_l1": "jnp.mean(jnp.where(|d| < beta, d²/(2 beta), |d| - beta/2))",
+        "kl_div": "jnp.sum(xlogy(p, p) - p*log_q) / rows",
+        "cosine_similarity": "Σab / (max(‖a‖, eps)·max(‖b‖, eps)) with jnp.linalg.vector_norm",
+        "index_add": "a.at[index].add(source)",
+        "softplus": "jax.nn.softplus (no β, no threshold); β ≠ 1 composed as jax.nn.softplus(β a)/β",
+        "hardtanh": "jax.nn.hard_tanh (bounds ±1); other bounds jnp.clip",
     }
 
     def __init__(self, dtype):
@@ -81,6 +93,146 @@ class JaxVocabulary(Recording, Vocabulary):
 
     def softmax_cross_entropy(self, logits, target):
         return -self.jnp.mean(self.jnp.sum(target * self.jnn.log_softmax(logits, axis=-1), axis=-1))
+
+
+    # ------------------------------------------------ element-wise
+    def abs(self, a): return self.jnp.abs(a)
+    def sign(self, a): return self.jnp.sign(a)
+    def floor(self, a): return self.jnp.floor(a)
+    def round(self, a): return self.jnp.round(a)
+    def sqrt(self, a): return self.jnp.sqrt(a)
+    def rsqrt(self, a): return self.jax.lax.rsqrt(a)
+    def square(self, a): return self.jnp.square(a)
+    def reciprocal(self, a): return self.jnp.reciprocal(a)
+    def expm1(self, a): return self.jnp.expm1(a)
+    def log1p(self, a): return self.jnp.log1p(a)
+    def tan(self, a): return self.jnp.tan(a)
+    def arcsin(self, a): return self.jnp.arcsin(a)
+    def arccos(self, a): return self.jnp.arccos(a)
+    def arctan(self, a): return self.jnp.arctan(a)
+    def sinh(self, a): return self.jnp.sinh(a)
+    def cosh(self, a): return self.jnp.cosh(a)
+    def erf(self, a): return self.jax.lax.erf(a)
+    def clip(self, a, lo, hi): return self.jnp.clip(a, lo, hi)
+    def where(self, cond, a, b): return self.jnp.where(cond, a, b)
+    def minimum(self, a, b): return self.jnp.minimum(a, b)
+    def atan2(self, y, x): return self.jnp.arctan2(y, x)
+    def logaddexp(self, a, b): return self.jnp.logaddexp(a, b)
+    def fmod(self, a, b): return self.jnp.fmod(a, b)
+    def remainder(self, a, b): return self.jnp.remainder(a, b)
+
+    def xlogy(self, x, y):
+        import jax.scipy.special
+
+        return jax.scipy.special.xlogy(x, y)
+
+    def pow(self, a, b): return self.jnp.power(a, b)
+
+    # ------------------------------------------------ activations
+    def softplus(self, a, beta=1.0, threshold=20.0):
+        # jax.nn.softplus has neither β nor a threshold: β ≠ 1 is composed (see the op's note)
+        return self.jnn.softplus(a) if beta == 1 else self.jnn.softplus(beta * a) / beta
+
+    def log_sigmoid(self, a): return self.jnn.log_sigmoid(a)
+    def relu6(self, a): return self.jnn.relu6(a)
+    def leaky_relu(self, a, negative_slope=0.01): return self.jnn.leaky_relu(a, negative_slope)
+    def elu(self, a, alpha=1.0): return self.jnn.elu(a, alpha)
+    def selu(self, a): return self.jnn.selu(a)
+    def celu(self, a, alpha=1.0): return self.jnn.celu(a, alpha)
+    def gelu(self, a): return self.jnn.gelu(a, approximate=False)
+    def gelu_tanh(self, a): return self.jnn.gelu(a, approximate=True)
+    def silu(self, a): return self.jnn.silu(a)
+    def mish(self, a): return self.jnn.mish(a)
+
+    def hardtanh(self, a, min_val=-1.0, max_val=1.0):
+        # jax.nn.hard_tanh has fixed bounds ±1: other bounds are jnp.clip (see the op's note)
+        return self.jnn.hard_tanh(a) if (min_val, max_val) == (-1.0, 1.0) else self.jnp.clip(a, min_val, max_val)
+
+    def hard_sigmoid(self, a): return self.jnn.hard_sigmoid(a)
+    def hard_swish(self, a): return self.jnn.hard_swish(a)
+    def softsign(self, a): return self.jnn.soft_sign(a)
+
+    # ------------------------------------------------ reductions and scans
+    def max(self, a, axis=None, keepdims=False): return self.jnp.max(a, axis=axis, keepdims=keepdims)
+    def min(self, a, axis=None, keepdims=False): return self.jnp.min(a, axis=axis, keepdims=keepdims)
+    def prod(self, a, axis=None, keepdims=False): return self.jnp.prod(a, axis=axis, keepdims=keepdims)
+    def logsumexp(self, a, axis=None, keepdims=False): return self.jnn.logsumexp(a, axis=axis, keepdims=keepdims)
+    def var(self, a, axis=None, ddof=0, keepdims=False): return self.jnp.var(a, axis=axis, ddof=ddof, keepdims=keepdims)
+    def std(self, a, axis=None, ddof=0, keepdims=False): return self.jnp.std(a, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def norm(self, a, ord=2):  # noqa: A002
+        if ord == "fro":
+            return self.jnp.linalg.norm(a, "fro") if a.ndim == 2 else self.jnp.linalg.vector_norm(a, ord=2)
+        return self.jnp.linalg.vector_norm(a, ord=float("inf") if ord == "inf" else ord)
+
+    def cumsum(self, a, axis): return self.jnp.cumsum(a, axis=axis)
+    def cumprod(self, a, axis): return self.jnp.cumprod(a, axis=axis)
+    def cummax(self, a, axis): return self.jax.lax.cummax(a, axis=axis % a.ndim)
+    def sort(self, a, axis=-1): return self.jnp.sort(a, axis=axis, stable=True)
+    def median(self, a, axis=None): return self.jnp.median(a, axis=axis)
+    def softmax(self, a, axis=-1): return self.jnn.softmax(a, axis=axis)
+    def log_softmax(self, a, axis=-1): return self.jnn.log_softmax(a, axis=axis)
+
+    # ------------------------------------------------ shape and indexing
+    def take_along_axis(self, a, indices, axis):
+        return self.jnp.take_along_axis(a, indices.astype(self.jnp.int32), axis=axis)
+
+    def concatenate(self, arrays, axis=0): return self.jnp.concatenate(list(arrays), axis=axis)
+    def stack(self, arrays, axis=0): return self.jnp.stack(list(arrays), axis=axis)
+    def pad(self, a, pad_width, value=0.0): return self.jnp.pad(a, pad_width, constant_values=value)
+    def squeeze(self, a, axis): return self.jnp.squeeze(a, axis)
+    def expand_dims(self, a, axis): return self.jnp.expand_dims(a, axis)
+    def broadcast_to(self, a, shape): return self.jnp.broadcast_to(a, shape)
+    def flip(self, a, axis): return self.jnp.flip(a, axis)
+    def tile(self, a, reps): return self.jnp.tile(a, reps)
+    def repeat(self, a, repeats, axis): return self.jnp.repeat(a, repeats, axis=axis)
+    def index_add(self, a, index, source): return a.at[np.asarray(index)].add(source)
+    def einsum(self, subscripts, *operands): return self.jnp.einsum(subscripts, *operands)
+
+    # ------------------------------------------------ linear algebra
+    def det(self, a): return self.jnp.linalg.det(a)
+    def slogdet(self, a): return self.jnp.linalg.slogdet(a)[1]
+    def inv(self, a): return self.jnp.linalg.inv(a)
+    def solve(self, a, b): return self.jnp.linalg.solve(a, b)
+    def cholesky(self, a): return self.jnp.linalg.cholesky(a)
+    def eigh(self, a): return self.jnp.linalg.eigvalsh(a)
+    def eigh_vectors(self, a): return self.jnp.linalg.eigh(a)[1]
+    def svdvals(self, a): return self.jnp.linalg.svd(a, compute_uv=False)
+    def trace(self, a): return self.jnp.trace(a, axis1=-2, axis2=-1)
+    def diagonal(self, a): return self.jnp.diagonal(a, axis1=-2, axis2=-1)
+
+    # ------------------------------------------------ losses (jax has none: compositions, named in bindings)
+    def binary_cross_entropy_with_logits(self, z, y): return self.jnp.mean(self.jnn.softplus(z) - y * z)
+
+    def cross_entropy(self, logits, labels):
+        return self.nll(self.jnn.log_softmax(logits, axis=-1), labels)
+
+    def nll(self, logp, labels):
+        idx = labels.astype(self.jnp.int32)[..., None]
+        return -self.jnp.mean(self.jnp.take_along_axis(logp, idx, axis=-1))
+
+    def l1(self, pred, target): return self.jnp.mean(self.jnp.abs(pred - target))
+
+    def huber(self, pred, target, delta=1.0):
+        d = pred - target
+        a = self.jnp.abs(d)
+        return self.jnp.mean(self.jnp.where(a <= delta, 0.5 * d * d, delta * (a - 0.5 * delta)))
+
+    def smooth_l1(self, pred, target, beta=1.0):
+        d = pred - target
+        a = self.jnp.abs(d)
+        return self.jnp.mean(self.jnp.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta))
+
+    def kl_div(self, log_q, p):
+        import jax.scipy.special
+
+        rows = log_q.shape[0] if log_q.ndim > 1 else 1
+        return self.jnp.sum(jax.scipy.special.xlogy(p, p) - p * log_q) / rows
+
+    def cosine_similarity(self, a, b, axis=-1, eps=1e-8):
+        na = self.jnp.maximum(self.jnp.linalg.vector_norm(a, axis=axis), eps)
+        nb = self.jnp.maximum(self.jnp.linalg.vector_norm(b, axis=axis), eps)
+        return self.jnp.sum(a * b, axis=axis) / (na * nb)
 
 
 class JaxBackend(Backend):

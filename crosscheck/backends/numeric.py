@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.elementwise import erf_value
 from ..core.losses import log_softmax
 from ..core.ops import sigmoid_value
 from ..numerical import (Perturbation, base_steps, central_difference, directional_difference,
@@ -46,8 +47,38 @@ class Batched:
 
     def __pow__(self, exponent):
         if isinstance(exponent, Batched):
-            raise TypeError("power takes a constant exponent (x ** c)")
+            return _binary(np.power, self, exponent)  # a tensor exponent: the pow op
         return Batched(self.data**exponent)
+
+    def __rpow__(self, base): return _binary(np.power, base, self)
+
+    # Comparisons (on the real part: the complex-step oracle perturbs the imaginary part only) give boolean
+    # stacks, data for where and masks.
+    def __gt__(self, o): return _binary(lambda x, y: np.real(x) > np.real(y), self, o)
+    def __ge__(self, o): return _binary(lambda x, y: np.real(x) >= np.real(y), self, o)
+    def __lt__(self, o): return _binary(lambda x, y: np.real(x) < np.real(y), self, o)
+    def __le__(self, o): return _binary(lambda x, y: np.real(x) <= np.real(y), self, o)
+
+    # Indexing acts on the logical axes: the batch axis in front is kept whole.
+    def __getitem__(self, index):
+        index = index if isinstance(index, tuple) else (index,)
+        return Batched(self.data[(slice(None),) + tuple(_plain_index(i) for i in index)])
+
+    # The array methods cases write.
+    T = property(lambda self: BatchedNumpy().transpose(self))
+    def sum(self, axis=None, keepdims=False): return BatchedNumpy().sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return BatchedNumpy().mean(self, axis, keepdims)
+
+    def reshape(self, *shape):
+        return BatchedNumpy().reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name in ("data", "perturbation", "_stack", "base", "cols", "values"):
+            raise AttributeError(name)
+        from ..vocabulary import unknown_op_message
+
+        raise AttributeError(f"a reference array has no method {name!r} (its methods: .T, .sum(), .mean(), "
+                             f".reshape(), indexing); as an op: {unknown_op_message(name)}")
 
 
 class Perturbed(Batched):
@@ -229,6 +260,101 @@ def _unary(fn, a):
     return Batched(fn(a.data))
 
 
+def _plain_index(i):
+    """An index part as numpy: a boolean mask or integer array from a stack is taken from its first point
+    (the same at every perturbed copy, away from the mask's threshold); float indices become integers."""
+    if isinstance(i, Batched):
+        i = i.data[0]
+    if isinstance(i, (list, np.ndarray)):
+        i = np.asarray(i)
+        if i.dtype.kind == "f":
+            i = i.astype(np.intp)
+    return i
+
+
+def _data_point(x):
+    """Data input (labels, indices) as one plain integer array."""
+    x = x.data[0] if isinstance(x, Batched) else np.asarray(x)
+    return np.asarray(np.real(x)).astype(np.intp)
+
+
+def _stacks(*xs):
+    """Raw data of several operands, logical axes right-aligned and batch axes broadcast to one length."""
+    xs = [_lift(x) for x in xs]
+    batched = [x for x in xs if isinstance(x, Batched)]
+    n = max(x.data.ndim for x in batched)
+    b = max(x.data.shape[0] for x in batched)
+    out = []
+    for x in xs:
+        if not isinstance(x, Batched):
+            out.append(x)
+            continue
+        d = x.data
+        d = d.reshape(d.shape[:1] + (1,) * (n - d.ndim) + d.shape[1:])
+        out.append(np.broadcast_to(d, (b,) + d.shape[1:]))
+    return out
+
+
+def _re(x):
+    return np.real(x)
+
+
+def _cabs(x):
+    """|x| decided on the real part: analytic on each side, so the complex step differentiates it."""
+    return np.where(_re(x) >= 0, x, -x)
+
+
+def _logaddexp(a, b):
+    if not (np.iscomplexobj(a) or np.iscomplexobj(b)):
+        return np.logaddexp(a, b)
+    m = np.maximum(_re(a), _re(b))  # a real shift: the identity log(e^a + e^b) = m + log(e^(a-m) + e^(b-m))
+    m = np.where(np.isfinite(m), m, 0)
+    return m + np.log(np.exp(a - m) + np.exp(b - m))
+
+
+def _pick(data, axes, keepdims, arg):
+    """max/min over data axes, chosen on the real part (np.max orders complex numbers lexicographically)."""
+    if not np.iscomplexobj(data):
+        return (np.max if arg is np.argmax else np.min)(data, axis=axes, keepdims=keepdims)
+    moved = np.moveaxis(data, axes, tuple(range(-len(axes), 0)))
+    flat = moved.reshape(moved.shape[:moved.ndim - len(axes)] + (-1,))
+    idx = arg(_re(flat), axis=-1)[..., None]
+    out = np.take_along_axis(flat, idx, -1)[..., 0]
+    if keepdims:
+        out = np.expand_dims(out, axes)
+    return out
+
+
+def _shift(data, axis):
+    """A real constant per slice to subtract before exp (the max of the real part; 0 where not finite)."""
+    m = np.max(_re(data), axis=axis, keepdims=True)
+    return np.where(np.isfinite(m), m, 0)
+
+
+def _softmax(data, axis):
+    e = np.exp(data - _shift(data, axis))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax(data, axis):
+    z = data - _shift(data, axis)
+    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+
+
+def _hard_sigmoid(v):
+    return np.where(_re(v) <= -3, np.zeros_like(v), np.where(_re(v) >= 3, 1 + np.zeros_like(v), (v + 3) / 6))
+
+
+def _xlogy(x, y):
+    zero = _re(x) == 0
+    return np.where(zero, 0, x * np.log(np.where(zero, 1, y)))
+
+
+def _axis(x, axis):
+    """One logical axis -> its data axis."""
+    return axis % x.ndim + 1
+
+
 def _axes(x, axis):
     """Logical reduction axes -> data axes (the batch axis is never reduced)."""
     if axis is None:
@@ -299,9 +425,322 @@ class BatchedNumpy(Vocabulary):
         return self.mean(per_row)
 
 
-#: ops that have no analytic continuation to evaluate on complex inputs: a case that calls one gets no
-#: complex-step oracle (its reference stays the finite differences' estimate)
-COMPLEX_UNSAFE = frozenset()
+#: ops whose reference cannot be taken by the complex step (BatchedNumpy on complex128 stacks): numpy's
+#: routine treats a complex matrix as Hermitian (conjugates), so the result is not the analytic continuation —
+#: finite differences only. Every other op is exact on complex input (tests/test_ops.py checks it against the
+#: core at each op's random point): branches decide on the real part, erf is a series valid for complex z.
+COMPLEX_UNSAFE = frozenset({"cholesky", "eigh", "eigh_vectors", "svdvals"})
+
+
+def _ew(fn):
+    """An element-wise unary op over a stack (kept lazy for a ColumnDelta, like the first ops)."""
+    return lambda self, a: _unary(fn, a)
+
+
+def _ew2(fn):
+    return lambda self, a, b: _binary(fn, a, b)
+
+
+_NEW = {
+    # ------------------------------------------------ element-wise: complex-capable numpy, branches on Re
+    "abs": _ew(_cabs),
+    "sign": _ew(lambda v: np.sign(_re(v)) + np.zeros_like(v)),
+    "floor": _ew(lambda v: np.floor(_re(v)) + np.zeros_like(v)),
+    "round": _ew(lambda v: np.round(_re(v)) + np.zeros_like(v)),
+    "sqrt": _ew(np.sqrt),
+    "rsqrt": _ew(lambda v: 1 / np.sqrt(v)),
+    "square": _ew(lambda v: v * v),
+    "reciprocal": _ew(lambda v: 1 / v),
+    "expm1": _ew(np.expm1),
+    "log1p": _ew(np.log1p),
+    "tan": _ew(np.tan),
+    "arcsin": _ew(np.arcsin),
+    "arccos": _ew(np.arccos),
+    "arctan": _ew(np.arctan),
+    "sinh": _ew(np.sinh),
+    "cosh": _ew(np.cosh),
+    "erf": _ew(erf_value),
+    "minimum": _ew2(lambda x, y: np.where(_re(x) <= _re(y), x, y) if np.iscomplexobj(x) or np.iscomplexobj(y)
+                    else np.minimum(x, y)),
+    "atan2": _ew2(lambda y, x: np.arctan2(y, x) if not (np.iscomplexobj(x) or np.iscomplexobj(y)) else
+                  np.where(_re(x) == 0, np.sign(_re(y)) * np.pi / 2 + np.zeros_like(x),
+                           np.arctan(y / np.where(_re(x) == 0, 1, x))
+                           + np.where(_re(x) < 0, np.where(_re(y) >= 0, np.pi, -np.pi), 0))),
+    "logaddexp": _ew2(_logaddexp),
+    "fmod": _ew2(lambda a, b: np.fmod(a, b) if not np.iscomplexobj(a) and not np.iscomplexobj(b)
+                 else a - b * np.trunc(_re(a / b))),
+    "remainder": _ew2(lambda a, b: np.remainder(a, b) if not np.iscomplexobj(a) and not np.iscomplexobj(b)
+                      else a - b * np.floor(_re(a / b))),
+    "xlogy": _ew2(_xlogy),
+    "pow": _ew2(np.power),
+    # ------------------------------------------------ activations (exact mathematics: no framework thresholds)
+    "log_sigmoid": _ew(lambda v: -_logaddexp(np.zeros_like(v), -v)),
+    "relu6": _ew(lambda v: np.where(_re(v) <= 0, np.zeros_like(v), np.where(_re(v) >= 6, 6 + np.zeros_like(v), v))),
+    "selu": _ew(lambda v: 1.0507009873554804934193349852946 * np.where(
+        _re(v) > 0, v, 1.6732632423543772848170429916717 * np.expm1(np.where(_re(v) > 0, np.zeros_like(v), v)))),
+    "gelu": _ew(lambda v: v * 0.5 * (1 + erf_value(v / np.sqrt(2)))),
+    "gelu_tanh": _ew(lambda v: 0.5 * v * (1 + np.tanh(np.sqrt(2 / np.pi) * (v + 0.044715 * v * v * v)))),
+    "silu": _ew(lambda v: v * sigmoid_value(v)),
+    "mish": _ew(lambda v: v * np.tanh(_logaddexp(np.zeros_like(v), v))),
+    "hard_sigmoid": _ew(lambda v: _hard_sigmoid(v)),
+    "hard_swish": _ew(lambda v: v * _hard_sigmoid(v)),
+    "softsign": _ew(lambda v: v / (1 + _cabs(v))),
+}
+for _name, _fn in _NEW.items():
+    setattr(BatchedNumpy, _name, _fn)
+del _name, _fn
+
+
+def _more_ops():
+    """The remaining ops of BatchedNumpy (with arguments beyond arrays), added to the class below."""
+
+    def clip(self, a, lo, hi):
+        a, lo, hi = _stacks(a, lo, hi)
+        zero = np.zeros_like(a)
+        return Batched(np.where(_re(a) < _re(lo), lo + zero, np.where(_re(a) > _re(hi), hi + zero, a)))
+
+    def where(self, cond, a, b):
+        c = cond.data if isinstance(cond, Batched) else np.asarray(cond)[None]
+        c = c if c.dtype == bool else _re(c) != 0
+        c, a, b = _stacks(Batched(c), a, b)
+        return Batched(np.where(c, a, b))
+
+    def softplus(self, a, beta=1.0, threshold=20.0):
+        return _unary(lambda v: _logaddexp(np.zeros_like(v), beta * v) / beta, a)
+
+    def leaky_relu(self, a, negative_slope=0.01):
+        return _unary(lambda v: np.where(_re(v) > 0, v, negative_slope * v), a)
+
+    def elu(self, a, alpha=1.0):
+        return _unary(lambda v: np.where(_re(v) > 0, v, alpha * np.expm1(np.where(_re(v) > 0, np.zeros_like(v), v))), a)
+
+    def celu(self, a, alpha=1.0):
+        return _unary(lambda v: np.where(_re(v) > 0, v,
+                                         alpha * np.expm1(np.where(_re(v) > 0, np.zeros_like(v), v) / alpha)), a)
+
+    def hardtanh(self, a, min_val=-1.0, max_val=1.0):
+        return _unary(lambda v: np.where(_re(v) < min_val, min_val + np.zeros_like(v),
+                                         np.where(_re(v) > max_val, max_val + np.zeros_like(v), v)), a)
+
+    # ------------------------------------------------ reductions and scans
+    def max(self, a, axis=None, keepdims=False):  # noqa: A003
+        a = _lift(a)
+        return Batched(_pick(a.data, _axes(a, axis), keepdims, np.argmax))
+
+    def min(self, a, axis=None, keepdims=False):  # noqa: A003
+        a = _lift(a)
+        return Batched(_pick(a.data, _axes(a, axis), keepdims, np.argmin))
+
+    def prod(self, a, axis=None, keepdims=False):
+        a = _lift(a)
+        return Batched(np.prod(a.data, axis=_axes(a, axis), keepdims=keepdims))
+
+    def logsumexp(self, a, axis=None, keepdims=False):
+        a = _lift(a)
+        axes = _axes(a, axis)
+        m = _shift(a.data, axes)
+        out = m + np.log(np.sum(np.exp(a.data - m), axis=axes, keepdims=True))
+        return Batched(out if keepdims else np.squeeze(out, axes))
+
+    def var(self, a, axis=None, ddof=0, keepdims=False):
+        a = _lift(a)
+        axes = _axes(a, axis)
+        n = int(np.prod([a.data.shape[i] for i in axes]))
+        c = a.data - np.mean(a.data, axis=axes, keepdims=True)
+        return Batched(np.sum(c * c, axis=axes, keepdims=keepdims) / (n - ddof))
+
+    def std(self, a, axis=None, ddof=0, keepdims=False):
+        return Batched(np.sqrt(self.var(a, axis, ddof, keepdims).data))
+
+    def norm(self, a, ord=2):  # noqa: A002
+        a = _lift(a)
+        axes = _axes(a, None)
+        if ord == 1:
+            return Batched(np.sum(_cabs(a.data), axis=axes))
+        if ord in (2, "fro"):
+            return Batched(np.sqrt(np.sum(a.data * a.data, axis=axes)))
+        if ord in (np.inf, "inf"):
+            return Batched(_pick(_cabs(a.data), axes, False, np.argmax))
+        raise ValueError(f"norm: ord must be 1, 2, inf or 'fro', got {ord!r}")
+
+    def cumsum(self, a, axis):
+        a = _lift(a)
+        return Batched(np.cumsum(a.data, axis=_axis(a, axis)))
+
+    def cumprod(self, a, axis):
+        a = _lift(a)
+        return Batched(np.cumprod(a.data, axis=_axis(a, axis)))
+
+    def cummax(self, a, axis):
+        a = _lift(a)
+        m = np.moveaxis(a.data, _axis(a, axis), -1)
+        out = m.copy()
+        for j in range(1, m.shape[-1]):
+            out[..., j] = np.where(_re(m[..., j]) >= _re(out[..., j - 1]), m[..., j], out[..., j - 1])
+        return Batched(np.moveaxis(out, -1, _axis(a, axis)))
+
+    def sort(self, a, axis=-1):
+        a = _lift(a)
+        ax = _axis(a, axis)
+        order = np.argsort(_re(a.data), axis=ax, kind="stable")
+        return Batched(np.take_along_axis(a.data, order, ax))
+
+    def median(self, a, axis=None):
+        a = _lift(a)
+        data = a.data.reshape(a.data.shape[0], -1) if axis is None else np.moveaxis(a.data, _axis(a, axis), -1)
+        if data.shape[-1] % 2 == 0:
+            raise ValueError("median: the op takes an odd count of elements")
+        order = np.argsort(_re(data), axis=-1, kind="stable")
+        return Batched(np.take_along_axis(data, order[..., data.shape[-1] // 2:][..., :1], -1)[..., 0])
+
+    def softmax(self, a, axis=-1):
+        a = _lift(a)
+        return Batched(_softmax(a.data, _axis(a, axis)))
+
+    def log_softmax(self, a, axis=-1):
+        a = _lift(a)
+        return Batched(_log_softmax(a.data, _axis(a, axis)))
+
+    # ------------------------------------------------ shape and indexing
+    def take_along_axis(self, a, indices, axis):
+        a = _lift(a)
+        idx = _data_point(indices)
+        idx = np.broadcast_to(idx[None], (a.data.shape[0],) + idx.shape)
+        return Batched(np.take_along_axis(a.data, idx, _axis(a, axis)))
+
+    def concatenate(self, arrays, axis=0):
+        data = _stacks(*arrays)
+        return Batched(np.concatenate(data, axis=axis % (data[0].ndim - 1) + 1))
+
+    def stack(self, arrays, axis=0):
+        data = _stacks(*arrays)
+        return Batched(np.stack(data, axis=axis % data[0].ndim + 1))
+
+    def pad(self, a, pad_width, value=0.0):
+        a = _lift(a)
+        width = np.broadcast_to(np.asarray(pad_width, dtype=int), (a.ndim, 2))
+        return Batched(np.pad(a.data, ((0, 0),) + tuple(map(tuple, width)), constant_values=value))
+
+    def squeeze(self, a, axis):
+        a = _lift(a)
+        return Batched(np.squeeze(a.data, _axis(a, axis)))
+
+    def expand_dims(self, a, axis):
+        a = _lift(a)
+        return Batched(np.expand_dims(a.data, axis % (a.ndim + 1) + 1))
+
+    def broadcast_to(self, a, shape):
+        a = _lift(a)
+        shape = (shape,) if np.isscalar(shape) else tuple(shape)
+        d = a.data.reshape(a.data.shape[:1] + (1,) * (len(shape) - a.ndim) + a.data.shape[1:])
+        return Batched(np.broadcast_to(d, d.shape[:1] + shape))
+
+    def flip(self, a, axis):
+        a = _lift(a)
+        return Batched(np.flip(a.data, _axis(a, axis)))
+
+    def tile(self, a, reps):
+        a = _lift(a)
+        reps = (reps,) if np.isscalar(reps) else tuple(reps)
+        d = a.data.reshape(a.data.shape[:1] + (1,) * (len(reps) - a.ndim) + a.data.shape[1:])
+        reps = (1,) * (d.ndim - 1 - len(reps)) + reps
+        return Batched(np.tile(d, (1,) + reps))
+
+    def repeat(self, a, repeats, axis):
+        a = _lift(a)
+        return Batched(np.repeat(a.data, repeats, axis=_axis(a, axis)))
+
+    def index_add(self, a, index, source):
+        a, source = _stacks(a, source)
+        out = np.array(a, dtype=np.result_type(a, source))
+        np.add.at(out, (slice(None), np.asarray(index, dtype=np.intp)), source)
+        return Batched(out)
+
+    def einsum(self, subscripts, *operands):
+        inputs, output = subscripts.replace(" ", "").split("->")
+        data = _stacks(*operands)
+        # the batch axis gets a label of its own, unused by the case
+        label = next(c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in subscripts)
+        data = [d.reshape(d.shape[:1] + d.shape[d.ndim - len(t):]) for d, t in zip(data, inputs.split(","))]
+        spec = ",".join(label + t for t in inputs.split(",")) + "->" + label + output
+        return Batched(np.einsum(spec, *data))
+
+    # ------------------------------------------------ linear algebra (numpy's routines batch over leading axes)
+    def det(self, a): return Batched(np.linalg.det(_lift(a).data))
+
+    def slogdet(self, a):
+        d = _lift(a).data
+        if np.iscomplexobj(d):
+            det = np.linalg.det(d)
+            return Batched(np.log(_cabs(det)))  # log|det| as the analytic log(±det)
+        return Batched(np.linalg.slogdet(d)[1])
+
+    def inv(self, a): return Batched(np.linalg.inv(_lift(a).data))
+
+    def solve(self, a, b):
+        a, b = _lift(a), _lift(b)
+        vector = b.ndim == a.ndim - 1
+        da, db = _stacks(a, Batched(b.data[..., None]) if vector else b)
+        x = np.linalg.solve(da, db)
+        return Batched(x[..., 0] if vector else x)
+
+    def cholesky(self, a): return Batched(np.linalg.cholesky(_lift(a).data))
+    def eigh(self, a): return Batched(np.linalg.eigvalsh(_lift(a).data))
+
+    def eigh_vectors(self, a):
+        return Batched(np.linalg.eigh(_lift(a).data)[1])
+
+    def svdvals(self, a): return Batched(np.linalg.svd(_lift(a).data, compute_uv=False))
+    def trace(self, a): return Batched(np.trace(_lift(a).data, axis1=-2, axis2=-1))
+    def diagonal(self, a): return Batched(np.diagonal(_lift(a).data, axis1=-2, axis2=-1))
+
+    # ------------------------------------------------ losses
+    def binary_cross_entropy_with_logits(self, z, y):
+        return self.mean(self.softplus(z) - y * z)
+
+    def cross_entropy(self, logits, labels):
+        return self.nll(self.log_softmax(logits), labels)
+
+    def nll(self, logp, labels):
+        logp = _lift(logp)
+        lab = _data_point(labels)
+        idx = np.broadcast_to(lab[None, ..., None], (logp.data.shape[0],) + lab.shape + (1,))
+        return -self.mean(Batched(np.take_along_axis(logp.data, idx, -1)))
+
+    def l1(self, pred, target):
+        return self.mean(self.abs(pred - target))
+
+    def huber(self, pred, target, delta=1.0):
+        d = _binary(np.subtract, pred, target).data
+        a = _cabs(d)
+        return self.mean(Batched(np.where(_re(a) <= delta, 0.5 * d * d, delta * (a - 0.5 * delta))))
+
+    def smooth_l1(self, pred, target, beta=1.0):
+        d = _binary(np.subtract, pred, target).data
+        a = _cabs(d)
+        return self.mean(Batched(np.where(_re(a) < beta, 0.5 * d * d / beta, a - 0.5 * beta)))
+
+    def kl_div(self, log_q, p):
+        log_q = _lift(log_q)
+        rows = log_q.shape[0] if log_q.ndim > 1 else 1
+        lq, pp = _stacks(log_q, p)
+        return Batched(np.sum(_xlogy(pp, pp) - pp * lq, axis=tuple(range(1, lq.ndim))) / rows)
+
+    def cosine_similarity(self, a, b, axis=-1, eps=1e-8):
+        a, b = _lift(a), _lift(b)
+        da, db = _stacks(a, b)
+        ax = axis % (da.ndim - 1) + 1
+        na = np.sqrt(np.sum(da * da, axis=ax))
+        nb = np.sqrt(np.sum(db * db, axis=ax))
+        na, nb = np.where(_re(na) > eps, na, eps), np.where(_re(nb) > eps, nb, eps)
+        return Batched(np.sum(da * db, axis=ax) / (na * nb))
+
+    return {k: v for k, v in locals().items() if callable(v)}
+
+
+for _name, _fn in _more_ops().items():
+    setattr(BatchedNumpy, _name, _fn)
+del _name, _fn
 
 
 class NotAnalytic(Exception):

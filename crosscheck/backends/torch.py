@@ -22,6 +22,10 @@ class TorchVocabulary(Recording, Vocabulary):
         # F.cross_entropy takes classes on dim 1 and averages over dim 0; ours are on the last axis,
         # averaged over every leading axis, so logits of rank > 2 are flattened to (rows, classes) first.
         "softmax_cross_entropy": "F.cross_entropy, probability targets (rank > 2 flattened to rows)",
+        "trace": "torch.diagonal(a, dim1=-2, dim2=-1).sum(-1) (torch.trace takes 2-D input only)",
+        "pad": "F.pad, numpy's pad_width reordered to torch's last-axis-first pairs",
+        "cross_entropy": "F.cross_entropy with class indices (rank > 2 flattened to rows)",
+        "nll": "F.nll_loss (rank > 2 flattened to rows)",
     }
 
     def __init__(self, dtype):
@@ -78,6 +82,141 @@ class TorchVocabulary(Recording, Vocabulary):
             classes = logits.shape[-1]
             logits, target = logits.reshape(-1, classes), target.reshape(-1, classes)
         return self.F.cross_entropy(logits, target)  # a 1-D logits vector is one unbatched row
+
+
+    # ------------------------------------------------ element-wise
+    def abs(self, a): return self.torch.abs(a)
+    def sign(self, a): return self.torch.sign(a)
+    def floor(self, a): return self.torch.floor(a)
+    def round(self, a): return self.torch.round(a)
+    def sqrt(self, a): return self.torch.sqrt(a)
+    def rsqrt(self, a): return self.torch.rsqrt(a)
+    def square(self, a): return self.torch.square(a)
+    def reciprocal(self, a): return self.torch.reciprocal(a)
+    def expm1(self, a): return self.torch.expm1(a)
+    def log1p(self, a): return self.torch.log1p(a)
+    def tan(self, a): return self.torch.tan(a)
+    def arcsin(self, a): return self.torch.asin(a)
+    def arccos(self, a): return self.torch.acos(a)
+    def arctan(self, a): return self.torch.atan(a)
+    def sinh(self, a): return self.torch.sinh(a)
+    def cosh(self, a): return self.torch.cosh(a)
+    def erf(self, a): return self.torch.erf(a)
+    def clip(self, a, lo, hi): return self.torch.clamp(a, lo, hi)
+
+    def where(self, cond, a, b):
+        cond = cond if cond.dtype == self.torch.bool else cond != 0
+        return self.torch.where(cond, a, b)
+
+    def minimum(self, a, b): return self.torch.minimum(self._tensor(a), self._tensor(b))
+    def atan2(self, y, x): return self.torch.atan2(self._tensor(y), self._tensor(x))
+    def logaddexp(self, a, b): return self.torch.logaddexp(self._tensor(a), self._tensor(b))
+    def fmod(self, a, b): return self.torch.fmod(a, b)
+    def remainder(self, a, b): return self.torch.remainder(a, b)
+    def xlogy(self, x, y): return self.torch.xlogy(x, y)
+    def pow(self, a, b): return self.torch.pow(a, b)
+
+    # ------------------------------------------------ activations
+    def softplus(self, a, beta=1.0, threshold=20.0): return self.F.softplus(a, beta=beta, threshold=threshold)
+    def log_sigmoid(self, a): return self.F.logsigmoid(a)
+    def relu6(self, a): return self.F.relu6(a)
+    def leaky_relu(self, a, negative_slope=0.01): return self.F.leaky_relu(a, negative_slope)
+    def elu(self, a, alpha=1.0): return self.F.elu(a, alpha)
+    def selu(self, a): return self.F.selu(a)
+    def celu(self, a, alpha=1.0): return self.F.celu(a, alpha)
+    def gelu(self, a): return self.F.gelu(a)
+    def gelu_tanh(self, a): return self.F.gelu(a, approximate="tanh")
+    def silu(self, a): return self.F.silu(a)
+    def mish(self, a): return self.F.mish(a)
+    def hardtanh(self, a, min_val=-1.0, max_val=1.0): return self.F.hardtanh(a, min_val, max_val)
+    def hard_sigmoid(self, a): return self.F.hardsigmoid(a)
+    def hard_swish(self, a): return self.F.hardswish(a)
+    def softsign(self, a): return self.F.softsign(a)
+
+    # ------------------------------------------------ reductions and scans
+    def max(self, a, axis=None, keepdims=False): return self.torch.amax(a, dim=self._dims(a, axis), keepdim=keepdims)
+    def min(self, a, axis=None, keepdims=False): return self.torch.amin(a, dim=self._dims(a, axis), keepdim=keepdims)
+
+    def prod(self, a, axis=None, keepdims=False):
+        if axis is None:
+            out = self.torch.prod(a)
+            return out.reshape((1,) * a.ndim) if keepdims else out
+        return self.torch.prod(a, dim=axis, keepdim=keepdims)
+
+    def logsumexp(self, a, axis=None, keepdims=False):
+        return self.torch.logsumexp(a, dim=self._dims(a, axis), keepdim=keepdims)
+
+    def var(self, a, axis=None, ddof=0, keepdims=False):
+        return self.torch.var(a, dim=axis, correction=ddof, keepdim=keepdims)
+
+    def std(self, a, axis=None, ddof=0, keepdims=False):
+        return self.torch.std(a, dim=axis, correction=ddof, keepdim=keepdims)
+
+    def norm(self, a, ord=2):  # noqa: A002
+        if ord == "fro":
+            return self.torch.linalg.matrix_norm(a, "fro") if a.ndim == 2 else self.torch.linalg.vector_norm(a, 2)
+        return self.torch.linalg.vector_norm(a, float("inf") if ord == "inf" else ord)
+
+    def cumsum(self, a, axis): return self.torch.cumsum(a, dim=axis)
+    def cumprod(self, a, axis): return self.torch.cumprod(a, dim=axis)
+    def cummax(self, a, axis): return self.torch.cummax(a, dim=axis).values
+    def sort(self, a, axis=-1): return self.torch.sort(a, dim=axis, stable=True).values
+
+    def median(self, a, axis=None):
+        return self.torch.median(a) if axis is None else self.torch.median(a, dim=axis).values
+
+    def softmax(self, a, axis=-1): return self.torch.softmax(a, dim=axis)
+    def log_softmax(self, a, axis=-1): return self.F.log_softmax(a, dim=axis)
+
+    # ------------------------------------------------ shape and indexing
+    def take_along_axis(self, a, indices, axis): return self.torch.take_along_dim(a, indices.long(), dim=axis)
+    def concatenate(self, arrays, axis=0): return self.torch.cat(list(arrays), dim=axis)
+    def stack(self, arrays, axis=0): return self.torch.stack(list(arrays), dim=axis)
+
+    def pad(self, a, pad_width, value=0.0):
+        width = np.broadcast_to(np.asarray(pad_width, dtype=int), (a.ndim, 2))
+        return self.F.pad(a, tuple(int(w) for pair in reversed(width) for w in pair), value=value)
+
+    def squeeze(self, a, axis): return self.torch.squeeze(a, axis)
+    def expand_dims(self, a, axis): return self.torch.unsqueeze(a, axis)
+    def broadcast_to(self, a, shape): return self.torch.broadcast_to(a, tuple(np.atleast_1d(shape)))
+    def flip(self, a, axis): return self.torch.flip(a, dims=(axis,))
+    def tile(self, a, reps): return self.torch.tile(a, tuple(np.atleast_1d(reps).tolist()))
+    def repeat(self, a, repeats, axis): return self.torch.repeat_interleave(a, repeats, dim=axis)
+
+    def index_add(self, a, index, source):
+        return self.torch.index_add(a, 0, self.torch.tensor(np.asarray(index, dtype=np.int64)), source)
+
+    def einsum(self, subscripts, *operands): return self.torch.einsum(subscripts, *operands)
+
+    # ------------------------------------------------ linear algebra
+    def det(self, a): return self.torch.linalg.det(a)
+    def slogdet(self, a): return self.torch.linalg.slogdet(a).logabsdet
+    def inv(self, a): return self.torch.linalg.inv(a)
+    def solve(self, a, b): return self.torch.linalg.solve(a, b)
+    def cholesky(self, a): return self.torch.linalg.cholesky(a)
+    def eigh(self, a): return self.torch.linalg.eigvalsh(a)
+    def eigh_vectors(self, a): return self.torch.linalg.eigh(a).eigenvectors
+    def svdvals(self, a): return self.torch.linalg.svdvals(a)
+    def trace(self, a): return self.torch.diagonal(a, dim1=-2, dim2=-1).sum(-1)
+    def diagonal(self, a): return self.torch.diagonal(a, dim1=-2, dim2=-1)
+
+    # ------------------------------------------------ losses
+    def binary_cross_entropy_with_logits(self, z, y): return self.F.binary_cross_entropy_with_logits(z, y)
+
+    def cross_entropy(self, logits, labels):
+        return self.F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).long())
+
+    def nll(self, logp, labels):
+        return self.F.nll_loss(logp.reshape(-1, logp.shape[-1]), labels.reshape(-1).long())
+
+    def l1(self, pred, target): return self.F.l1_loss(pred, target)
+    def huber(self, pred, target, delta=1.0): return self.F.huber_loss(pred, target, delta=delta)
+    def smooth_l1(self, pred, target, beta=1.0): return self.F.smooth_l1_loss(pred, target, beta=beta)
+    def kl_div(self, log_q, p): return self.F.kl_div(log_q, p, reduction="batchmean")
+
+    def cosine_similarity(self, a, b, axis=-1, eps=1e-8):
+        return self.F.cosine_similarity(a, b, dim=axis, eps=eps)
 
 
 class TorchBackend(Backend):

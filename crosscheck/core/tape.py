@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import losses, ops
+from . import losses, ops, shape
 
 
 class Tensor:
@@ -70,8 +70,46 @@ class Tensor:
 
     def __pow__(self, exponent):
         if isinstance(exponent, Tensor):
-            raise TypeError("the core's power takes a constant exponent (x ** c); use exp/log for a tensor exponent")
+            from . import elementwise
+
+            return apply(elementwise.pow, self, exponent)  # a tensor exponent: the pow op
         return apply(ops.power, self, exponent=exponent)
+
+    # Indexing: a[...] picks elements; its backward scatters the gradient back (np.add.at: repeats add).
+    def __getitem__(self, index):
+        return apply(shape.getitem, self, index=index)
+
+    # Comparisons give constant boolean tensors (data for where and masks: no gradient flows through them).
+    def __gt__(self, other): return Tensor(self.value > _plain(other))
+    def __ge__(self, other): return Tensor(self.value >= _plain(other))
+    def __lt__(self, other): return Tensor(self.value < _plain(other))
+    def __le__(self, other): return Tensor(self.value <= _plain(other))
+
+    # The array methods cases write, as the vocabulary's ops.
+    T = property(lambda self: apply(ops.transpose, self))
+
+    def sum(self, axis=None, keepdims=False):
+        return apply(ops.sum, self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return apply(ops.mean, self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 else shape
+        return apply(ops.reshape, self, shape=shape)
+
+    def __getattr__(self, name):
+        # reached only for a name that is neither an attribute nor one of the methods above
+        if name.startswith("__") or name in Tensor.__slots__:
+            raise AttributeError(name)
+        from ..vocabulary import unknown_op_message
+
+        raise AttributeError(f"a crosscheck Tensor has no method {name!r} (its methods: .T, .sum(), .mean(), "
+                             f".reshape(), indexing); as an op: {unknown_op_message(name)}")
+
+
+def _plain(x):
+    return x.value if isinstance(x, Tensor) else x
 
 
 def as_tensor(x, like=None):
