@@ -55,8 +55,6 @@ W_LEAKY = ("torch's leaky_relu backward tests x > 0 (the slope at 0); jax.nn.lea
            "where(x >= 0, x, slope·x) (1 at 0)")
 W_HARDTANH = ("torch's hardtanh backward passes the gradient strictly inside (min, max): 0 at both kinks; "
               "jax.nn.hard_tanh is where(x > 1, 1, where(x < -1, -1, x)): 1 at ±1")
-W_HARDSWISH = ("torch's hardswish backward is 0 for x < -3, x/3 + ½ for x ≤ 3, else 1 (-½ at -3, 3/2 at 3); "
-               "jax.nn.hard_swish is x·relu6(x + 3)/6 with relu6's 0 at its kinks (0 at -3, 1 at 3)")
 W_L1NORM = ("torch's vector_norm(ord=1) backward is sign(x) (0 at a zero element); jnp.linalg.vector_norm(ord=1) "
             "differentiates jnp.abs (1 at 0)")
 W_CUMMAX = ("torch.cummax sends each gradient to the index of the running maximum (the latest of tied values); "
@@ -347,7 +345,7 @@ _act("hard_sigmoid", "F.hardsigmoid", "jax.nn.hard_sigmoid", points=[
     P("kinks", "at -3: left 0, right 1/6; at 3: left 1/6, right 0", a=[-3.0, 3.0]),
 ])
 _act("hard_swish", "F.hardswish", "jax.nn.hard_swish", points=[
-    P("kinks", "at -3: left 0, right -1/2; at 3: left 3/2, right 1", a=[-3.0, 3.0], why=W_HARDSWISH),
+    P("kinks", "at -3: left 0, right -1/2; at 3: left 3/2, right 1", a=[-3.0, 3.0]),
     P("zero", "derivative ½", a=[0.0]),
 ])
 _act("softsign", "F.softsign", "jax.nn.soft_sign", points=[

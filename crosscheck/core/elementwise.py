@@ -294,10 +294,10 @@ def hard_sigmoid(a):
 
 
 def hard_swish(a):
-    # a relu6(a + 3)/6:  0 for a < -3, (2a + 3)/6 for -3 ≤ a ≤ 3, 1 for a > 3
-    # (torch's choice at the kinks: -1/2 at -3, 3/2 at 3; the left/right derivatives are 0/-½ and 3/2/1)
+    # a relu6(a + 3)/6:  0 for a ≤ -3, (2a + 3)/6 between, 1 for a ≥ 3; at the kinks (left/right 0/-½ at -3,
+    # 3/2/1 at 3) the outer pieces' 0 and 1, as torch and jax
     y = a * np.minimum(np.maximum(a + 3, 0), 6) / 6
-    return y, lambda g: (g * np.where(a < -3, 0, np.where(a <= 3, (2 * a + 3) / 6, 1)),)
+    return y, lambda g: (g * np.where(a <= -3, 0, np.where(a < 3, (2 * a + 3) / 6, 1)),)
 
 
 def softsign(a):
