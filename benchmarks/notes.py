@@ -158,7 +158,14 @@ def _imports(e2e, **_):
             "`python -X importtime` on that command names it.")
 
 
-NOTES = {"report": _report, "full": _full, "directional": _directional, "layers torch": _layers,
+def _memory_size(e2e, **_):
+    return ("**Memory against the input's size.** Past 8× the input, look at what the backend keeps alive at "
+            "once (table 4b): the core's tape releases each inner value as its sweep passes it; the reference "
+            "evaluates one perturbed copy at a time for large inputs and makes its ±1 directions one at a time "
+            "as int8.")
+
+
+NOTES = {"memory size": _memory_size, "report": _report, "full": _full, "directional": _directional, "layers torch": _layers,
          "layers jax": _layers, "memory": _memory, "imports": _imports}
 
 

@@ -91,6 +91,7 @@ class Case:
     file: str = "?"
     line: int = 0
     doc: str = ""
+    _cotangents: dict = field(default_factory=dict, repr=False, compare=False)  # see cotangent_for
 
     @property
     def wrt(self):
@@ -121,15 +122,22 @@ class Case:
 
     def point(self, dtype="float64") -> dict:
         """The case's inputs as numpy arrays in ``dtype`` (drawn in float64, then rounded)."""
-        return {k: spec.sample(self.seed(k)).astype(dtype) for k, spec in self.inputs.items()}
+        return {k: spec.sample(self.seed(k)).astype(dtype, copy=False) for k, spec in self.inputs.items()}
 
     def cotangent_for(self, shape, dtype):
         """The seeded vector a non-scalar output is contracted with (never all ones by default:
         the sum of a softmax is constant, so ones would hide its bugs)."""
-        if self.cotangent == "ones":
-            return np.ones(shape, dtype=dtype)
-        rng = np.random.default_rng(self.seed("<cotangent>"))
-        return rng.standard_normal(shape).astype(dtype)
+        key = (tuple(shape), np.dtype(dtype).name, self.draw, self.cotangent)
+        cached = self._cotangents.get(key)
+        if cached is None:  # made once per shape, dtype and draw: the reference evaluates the case many times
+            if self.cotangent == "ones":
+                cached = np.ones(shape, dtype=dtype)
+            else:
+                rng = np.random.default_rng(self.seed("<cotangent>"))
+                cached = rng.standard_normal(shape).astype(dtype, copy=False)
+            cached.setflags(write=False)
+            self._cotangents[key] = cached
+        return cached
 
     def expectation(self, backend, dtype, param):
         return next((e for e in self.expected if e.matches(backend, dtype, param)), None)

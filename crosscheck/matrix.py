@@ -97,15 +97,22 @@ class _Recorder:
         return getattr(self._inner, name)
 
 
+#: seconds to record which ops a case calls (one plain-numpy evaluation)
+RECORD_TIMEOUT = 10.0
+
+
 def ops_of(case):
     """(ops the case calls, ops it calls at one of their kinks), at its float64 input point."""
     from .backends.numeric import Batched, BatchedNumpy
 
+    from .guard import CaseTimeout, time_limit
+
     rec = _Recorder(BatchedNumpy())
-    try:
-        case.fn(rec, **{k: rec._wrap(Batched(np.asarray(v, dtype=np.float64)[None]))
-                        for k, v in case.point("float64").items()})
-    except Exception:  # a case that raises: the ops called until then
+    try:  # a case that raises, exits or hangs: the ops called until then (its rows already say what went wrong)
+        with time_limit(RECORD_TIMEOUT, f"recording the ops of case {case.name!r}"):
+            case.fn(rec, **{k: rec._wrap(Batched(np.asarray(v, dtype=np.float64)[None]))
+                            for k, v in case.point("float64").items()})
+    except (Exception, SystemExit, CaseTimeout):
         pass
     return frozenset(rec.used), frozenset(rec.at_kink)
 

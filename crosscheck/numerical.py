@@ -268,7 +268,13 @@ def _level(values, f0, h):
     c1, c2 = (p1 - m1) / (2 * h), (ph - mh) / h
     r1, r2 = (-3 * f0 + 4 * p1 - p2) / (2 * h), (-3 * f0 + 4 * ph - p1) / h
     l1, l2 = (3 * f0 - 4 * m1 + m2) / (2 * h), (3 * f0 - 4 * mh + m1) / h
-    central = (c2 + (c2 - c1) / 3, np.abs(c2 - c1) + 2 * noise)
+    # the central estimate's error: the Richardson difference, but never less than half the spread of all six
+    # raw estimates — where truncation is nil (a linear function) their differences are round-off alone, and
+    # six samples of it bound it more surely than two (|f| underestimates the round-off of a sum that cancels)
+    raw = np.stack([c1, c2, r1, r2, l1, l2])
+    with np.errstate(invalid="ignore"):
+        spread = np.where(np.isfinite(raw).all(axis=0), np.ptp(np.where(np.isfinite(raw), raw, 0.0), axis=0), 0.0)
+    central = (c2 + (c2 - c1) / 3, np.maximum(np.abs(c2 - c1) + 2 * noise, spread / 2))
     right = (r2 + (r2 - r1) / 3, np.abs(r2 - r1) + 8 * noise)
     left = (l2 + (l2 - l1) / 3, np.abs(l2 - l1) + 8 * noise)
     finite_c = np.isfinite(ph) & np.isfinite(mh) & np.isfinite(p1) & np.isfinite(m1)

@@ -73,7 +73,7 @@ class Reference:
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         self.case, self.numeric, self.dtype = case, numeric, dtype
-        self.point = {k: v.astype(np.float64) for k, v in case.point(dtype).items()}
+        self.point = {k: np.asarray(v, dtype=np.float64) for k, v in case.point(dtype).items()}
         for v in self.point.values():
             v.setflags(write=False)
         self.value = numeric.value(case, self.point)

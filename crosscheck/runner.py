@@ -101,11 +101,21 @@ FALLBACK_MAX = 1 << 18
 ROUNDING_ULPS, ROUNDING_SIGMAS = 32.0, 6.0
 
 
+def _dot_int8(g, v):
+    """g·v for a ±1 int8 direction, in slices (no float64 copy of v the size of g)."""
+    return float(sum(np.dot(g[s:s + (1 << 18)], v[s:s + (1 << 18)].astype(np.float64))
+                     for s in range(0, g.size, 1 << 18)))
+
+
 def _projection_allowance(g, dtype):
     eps = np.finfo(np.dtype(dtype)).eps
-    a = np.abs(g.reshape(-1))
-    m = float(np.max(a, initial=0.0))
-    return ROUNDING_SIGMAS * ROUNDING_ULPS * eps * float(np.sqrt(np.sum((a + m / 16) ** 2)))
+    flat = g.reshape(-1)
+    m = float(np.max(np.abs(flat), initial=0.0))
+    total = 0.0
+    for start in range(0, flat.size, 1 << 18):  # in slices: no temporary the size of g
+        a = np.abs(flat[start:start + (1 << 18)]) + m / 16
+        total += float(np.dot(a, a))
+    return ROUNDING_SIGMAS * ROUNDING_ULPS * eps * float(np.sqrt(total))
 
 
 def _judge_directional(case, param, backend, dtype, grad, reference, probe, others_finite):
@@ -132,7 +142,7 @@ def _judge_directional(case, param, backend, dtype, grad, reference, probe, othe
                        f"gradient is NaN or inf at {bad}")
         return row
     flat = g.reshape(-1)
-    got = np.array([float(flat @ pref.direction(k).reshape(-1)) for k in range(pref.count)])
+    got = np.array([_dot_int8(flat, pref.direction(k).reshape(-1)) for k in range(pref.count)])
     rounding = _projection_allowance(g, dtype)
     with np.errstate(invalid="ignore"):
         allowed = REFERENCE_ERROR_FACTOR * est.error + rounding
@@ -352,8 +362,8 @@ def _evaluate_isolated(backend, case, point, dtype):
     """``backend.evaluate`` on its own read-only copy of the inputs: a backend (or a hand-written backward)
     that writes into an input raises, and the error names the inputs it wrote."""
     mine = {}
-    for k, v in point.items():
-        a = np.array(v, copy=True)
+    for k, v in point.items():  # a read-only view: writing through it raises, and it costs no copy
+        a = np.asarray(v).view()
         a.setflags(write=False)
         mine[k] = a
     try:

@@ -63,8 +63,9 @@ def test_a_gradient_moved_beyond_tolerance_is_listed_without_failing(tmp_path, r
     allowed = float(first["atol"]) + float(first["rtol"]) * abs(float(first["expected"]))
     inside = _edit(rows_csv, {"case": "matmul", "dtype": "float64", "param": first["param"]},
                    value=f"{value + 0.5 * allowed:.10g}")
+    # beyond the tolerance, and visible at the 10 digits rows.csv keeps (the oracle's tolerance is ~1e-11)
     outside = _edit(rows_csv, {"case": "matmul", "dtype": "float64", "param": first["param"]},
-                    value=f"{value + 3 * allowed:.10g}")
+                    value=f"{value + max(3 * allowed, 1e-8 * abs(value)):.10g}")
     a = _folder(tmp_path / "a", rows_csv)
     assert main(["diff", str(a), str(_folder(tmp_path / "in", inside))]) == 0
     assert capsys.readouterr().out.endswith("no changes\n")

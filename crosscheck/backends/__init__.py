@@ -117,7 +117,11 @@ def get(name) -> Backend:
         backend = _instance(obj, name)
         backend.name = name  # the name it is registered under is the one tables show
         return backend
-    raise ValueError(f"unknown backend {name!r}: choose from {', '.join(available())}, or name a class as "
+    import difflib
+
+    close = difflib.get_close_matches(str(name), available(), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise ValueError(f"unknown backend {name!r}{hint}: choose from {', '.join(available())}, or name a class as "
                      f"package.module:Class (an engine installed as a package registers its backend in the "
                      f"entry-point group {ENTRY_POINT_GROUP!r})")
 

@@ -107,7 +107,7 @@ class CoreBackend(Backend):
         leaves = {k: Tensor(np.asarray(v, dtype=dtype), requires_grad=case.inputs[k].grad) for k, v in point.items()}
         loss, _ = objective(case, self.vocabulary(dtype), leaves, dtype)
         wrt = case.wrt
-        grads = tape.gradients(loss, [leaves[k] for k in wrt])
+        grads = tape.gradients(loss, [leaves[k] for k in wrt], release=True)
         return Evaluation(float(loss.value), dict(zip(wrt, grads)))
 
 
@@ -127,9 +127,9 @@ class HandwrittenBackend(Backend):
         return case.backward is not None
 
     def evaluate(self, case, point, dtype):
-        arrays = {k: _read_only(np.array(v, dtype=dtype)) for k, v in point.items()}
+        arrays = {k: _read_only(np.asarray(v, dtype=dtype).view()) for k, v in point.items()}
         loss, shape = objective(case, CoreVocabulary(dtype), {k: Tensor(v) for k, v in arrays.items()}, dtype)
-        g = np.ones(shape, dtype) if int(np.prod(shape)) == 1 else case.cotangent_for(shape, dtype)
+        g = np.ones(shape, dtype) if int(np.prod(shape)) == 1 else case.cotangent_for(shape, dtype).copy()
         try:
             grads = case.backward(g, **arrays)
         except ValueError as exc:

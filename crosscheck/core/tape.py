@@ -161,11 +161,14 @@ def _topological_order(root):
     return order
 
 
-def gradients(output, wrt, cotangent=None):
+def gradients(output, wrt, cotangent=None, release=False):
     """d(⟨cotangent, output⟩)/d(each tensor in ``wrt``), by one reverse sweep.
 
     ``cotangent`` defaults to 1 for a scalar output. Leaves in ``wrt`` that the
-    output does not depend on get zeros.
+    output does not depend on get zeros. ``release=True`` lets go of each inner
+    node's value and rule as soon as the sweep is past it (every consumer of a node
+    comes before it in the sweep), so a large graph's memory shrinks as the sweep
+    goes: the graph cannot be swept twice then.
     """
     if cotangent is None:
         if output.value.size != 1:
@@ -180,6 +183,8 @@ def gradients(output, wrt, cotangent=None):
         needs = tuple(p.requires_grad for p in node.parents)
         # a rule that can skip the gradients nobody needs (matmul: a product each) is told which
         contributions = node.vjp(g, needs=needs) if getattr(node.vjp, "takes_needs", False) else node.vjp(g)
+        if release and node is not output:
+            node.vjp, node.value = None, None
         for parent, need, dparent in zip(node.parents, needs, contributions):
             if not need:
                 continue
