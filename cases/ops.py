@@ -2,7 +2,7 @@
 definitions in ``crosscheck/ops_spec.py`` (nothing here is written per op: add an op or a point there).
 
 Case names: ``op_<op>__random`` and ``op_<op>__<point>``. Tags: ``ops``, the theme, ``op_<op>``, ``random`` or
-``special``, and ``judge_v2`` on points whose verdict waits for the judge's one-sided handling.
+``special``, and ``judge_v2`` on points where no derivative exists for finite differences to converge to (jumps, infinite derivatives, branch cuts): the reference says so and those rows are ``unjudged`` with the reason.
 """
 
 from crosscheck import inputs, ops_spec
@@ -25,12 +25,15 @@ def _register(name, op, specs, attrs, tags, expect=(), cotangent="random", dtype
 
 for _op in ops_spec.OPS.values():
     _tags = {"ops", _op.theme, f"op_{_op.name}"}
+    _everywhere = tuple(Expected(reason, backend=backend, dtype=dtype) for backend, dtype, reason in
+                        _op.expect_everywhere)
     if _op.random_cases:
-        _register(ops_spec.case_name(_op), _op, dict(_op.random), {}, _tags | {"random"},
+        _register(ops_spec.case_name(_op), _op, dict(_op.random), {}, _tags | {"random"}, _everywhere,
                   doc=f"{_op.signature} at a seeded random point")
     for _point in _op.points:
         _specs = {k: (inputs.data(v) if k in _op.data else inputs.fixed(v)) for k, v in _point.values.items()}
         _expect = [Expected(reason, backend=backend, param=param) for backend, param, reason in _point.expectations()]
+        _expect += _everywhere
         _ptags = _tags | {"special"} | ({"judge_v2"} if _point.judge_v2 else set())
         _register(ops_spec.case_name(_op, _point), _op, _specs, _point.attrs, _ptags, tuple(_expect),
                   "ones" if _op.theme in _ONES else "random", _point.dtypes,

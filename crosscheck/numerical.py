@@ -349,7 +349,12 @@ def estimate_derivatives(evaluate, f0, h0, *, ladder=LADDER_LEVELS, ratio=LADDER
         h = h / ratio
         if min_step is not None:
             todo = todo[h[todo] >= min_step[todo]]
-    est.kink = apart & np.isfinite(est.right) & np.isfinite(est.left)
+    # a kink's one-sided derivatives converge (each side is smooth up to x); at a jump they grow like 1/h, so
+    # there the function has no derivative, left or right, to judge against
+    settled = est.right_error + est.left_error <= UNRESOLVED * np.abs(est.right - est.left)
+    est.kink = apart & np.isfinite(est.right) & np.isfinite(est.left) & settled
+    jump = apart & ~est.kink
+    est.error[jump] = np.inf
     # an estimate still uncertain by more than a percent of itself when the ladder ended does not converge
     # (an infinite derivative, sqrt at 0; a function not finite on either side): it has no error bound
     # (round-off alone may exceed a percent of a derivative near 0, say of a saturated sigmoid: that error is

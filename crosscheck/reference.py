@@ -223,20 +223,20 @@ class Reference:
 
     # -- joint kinks ----------------------------------------------------------------------------------------
 
-    def joint(self, directions):
-        """Estimates along sparse directions over several elements (and inputs) at once, memoised by the
-        directions' description: ``directions`` is a tuple of ((param, flat index, weight), ...) tuples."""
-        key = tuple(directions)
+    def pieces(self, kinks):
+        """The gradients, over the kink elements ``kinks`` ((param, flat index), ...), of the smooth pieces that
+        meet at the point (memoised): every sign pattern for up to 4 elements, else ± each axis and 16 seeded
+        random patterns. The valid subgradients of a piecewise-smooth function are their convex hull (Clarke)."""
+        key = tuple(kinks)
         if key not in self._joint:
-            dicts = []
-            for d in directions:
-                dd = {}
-                for param, i, w in d:
-                    idx, wts = dd.setdefault(param, ([], []))
-                    idx.append(i)
-                    wts.append(w)
-                dicts.append({p: (np.array(i), np.array(w, dtype=np.float64)) for p, (i, w) in dd.items()})
-            self._joint[key] = self.numeric.estimate_joint(self.case, self.point, self.value, dicts)
+            m = len(kinks)
+            if m <= 4:
+                patterns = [[1.0 if (b >> j) & 1 else -1.0 for j in range(m)] for b in range(2 ** m)]
+            else:
+                rng = np.random.default_rng(m)
+                patterns = [list(row) for row in rng.choice([-1.0, 1.0], size=(16, m))]
+                patterns += [[(1.0 if j == k else -1.0) * sign for j in range(m)] for k in range(m) for sign in (1, -1)]
+            self._joint[key] = self.numeric.piece_gradients(self.case, self.point, list(kinks), patterns)
         return self._joint[key]
 
 
