@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops_spec
-from .compare import is_subgradient, kinks
+from .compare import REFERENCE_ERROR_FACTOR, is_subgradient
 from .reference import reference_for
 
 CLASSES = ("agree", "different valid subgradients", "NaN in one", "outside the subdifferential or wrong")
@@ -40,14 +40,16 @@ def _per_param(texts):
     return texts[0][1] if len(texts) == 1 else "; ".join(f"{k}: {t}" for k, t in texts)
 
 
-def _element_class(value, left, right, central, is_kink, tolerance, noise):
+def _element_class(value, left, right, central, is_kink, usable, tolerance, noise):
     """One backend's value at one element: agree / subgradient / nan / wrong / unjudged."""
-    if not (np.isfinite(left) and np.isfinite(right)):
-        return "unjudged" if np.isfinite(value) or not np.isfinite(central) else "nan"
+    if is_kink:
+        if not np.isfinite(value):
+            return "nan"
+        return "subgradient" if is_subgradient(value, left, right, tolerance, noise) else "wrong"
+    if not usable:  # no derivative the reference can converge to (a jump, an infinite derivative)
+        return "unjudged" if np.isfinite(value) else "nan"
     if not np.isfinite(value):
         return "nan"
-    if is_kink:
-        return "subgradient" if is_subgradient(value, left, right, tolerance, noise) else "wrong"
     close = abs(value - central) <= tolerance.atol + tolerance.rtol * abs(central) + noise
     return "agree" if close else "wrong"
 
@@ -68,14 +70,20 @@ def _row(o, point, case, backends, dtype):
     any_kink = False
     with np.errstate(all="ignore"):
         for param in case.wrt:
-            right, left, noise = reference.one_sided(param)
-            central = np.reshape(reference.central(param), -1)
-            split = kinks(left, right, KINK, noise) | (np.isfinite(left) != np.isfinite(right))
+            pref = reference.params[param]
+            right, left = pref.right.reshape(-1), pref.left.reshape(-1)
+            central, error = pref.grad.reshape(-1), pref.error.reshape(-1)
+            split = pref.kink.reshape(-1)
+            usable = np.isfinite(central) & np.isfinite(error)
+            side_error = REFERENCE_ERROR_FACTOR * (pref.left_error.reshape(-1) + pref.right_error.reshape(-1))
             any_kink |= bool(split.any())
-            if point.judge_v2 and (not point.v2_params or param in point.v2_params):
-                ref_texts.append((param, "pending (judge v2)"))
+            if split.any():
+                ref_texts.append((param, f"{_fmt(left)} / {_fmt(right)}"))
+            elif not usable.all():
+                ref_texts.append((param, "none: " + _fmt(np.where(usable, central, np.nan))
+                                  + " (nan: no derivative converges here)"))
             else:
-                ref_texts.append((param, _fmt(central) if not split.any() else f"{_fmt(left)} / {_fmt(right)}"))
+                ref_texts.append((param, _fmt(central)))
             for b in backends:
                 g = grads[b.name]
                 if isinstance(g, Exception):
@@ -84,13 +92,9 @@ def _row(o, point, case, backends, dtype):
                 flat = np.asarray(g[param], dtype=np.float64).reshape(-1)
                 values[b.name].append((param, _fmt(flat)))
                 for i in range(flat.size):
-                    if point.judge_v2 and (not point.v2_params or param in point.v2_params):
-                        # the reference here waits for judge v2 (a jump, a domain edge, a C1 point): the
-                        # backends are only compared with each other
-                        classes[b.name].add("unjudged" if np.isfinite(flat[i]) else "nan")
-                        continue
+                    noise = side_error[i] if split[i] else REFERENCE_ERROR_FACTOR * (error[i] if usable[i] else 0.0)
                     classes[b.name].add(_element_class(flat[i], left[i], right[i], central[i], bool(split[i]),
-                                                       tolerance, noise[i] if np.ndim(noise) else noise))
+                                                       bool(usable[i]), tolerance, noise))
     row["reference (left / right)"] = _per_param(ref_texts)
     for b in backends:
         g = grads[b.name]
@@ -99,9 +103,6 @@ def _row(o, point, case, backends, dtype):
     declared = "; ".join(f"{k if isinstance(k, str) else '/'.join(k)}: {r}" for k, r in point.expect.items())
     row["reason"] = "" if row["class"] == "agree" else (declared or point.why or auto)
     return row
-
-
-KINK = None  # set below (the runner's kink tolerance; imported lazily to keep the import graph one-way)
 
 
 def _classify(classes, grads, backends, any_kink):
@@ -143,10 +144,6 @@ def table(cases, backends, dtype="float64"):
     numeric reference is taken separately)."""
     import pandas as pd
 
-    global KINK
-    from .runner import KINK_TOLERANCE
-
-    KINK = KINK_TOLERANCE
     by_name = {c.name: c for c in cases}
     shown = [b for b in backends if b.name in SHOWN and not b.unavailable()]
     rows = []

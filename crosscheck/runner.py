@@ -220,7 +220,7 @@ def _judge_central(case, param, backend, dtype, grad, pref, probe, others_finite
     finite_g = np.isfinite(gf)
     kink = pref.kink.reshape(-1).copy()
     # elements where the backend is not finite: a NaN of its own where the reference (or another backend) is finite
-    nan_elems = np.flatnonzero(~finite_g & (usable.reshape(-1) | others_finite.reshape(-1)) & ~kink)
+    nan_elems = np.flatnonzero(~finite_g & (usable.reshape(-1) | others_finite.reshape(-1) | kink))
     if nan_elems.size:
         bad = ", ".join(f"{param}{_at(i, shape)}" for i in nan_elems[:8])
         row.verdict = "nan"

@@ -30,9 +30,12 @@ def nearest_op(name):
 
 
 def unknown_op_message(name, what="op"):
-    """"nn has no op 'x'; did you mean nn.y?", or the list of ops when nothing is close."""
+    """"nn has no op 'x'; did you mean nn.y?", or where the ops are listed when nothing is close (not the list
+    itself: it would be repeated on every row of the case)."""
     close = nearest_op(name)
-    hint = f"; did you mean nn.{close}?" if close else f"; the ops are: {', '.join(OPS)}"
+    hint = (f"; did you mean nn.{close}?" if close else
+            f": it is not in crosscheck's op vocabulary ({len(OPS)} ops, listed in crosscheck/vocabulary.py and "
+            f"the README's op table)")
     return f"nn has no {what} {name!r}{hint}"
 
 
