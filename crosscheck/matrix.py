@@ -155,7 +155,7 @@ def conformance(cases, rows, backends):
         ran = {name: v for (name, backend), v in verdicts.items() if backend == b.name}
         failing = {name for name, v in ran.items() if v & FAILING}
         expected = {name for name, v in ran.items() if "expected-discrepancy" in v and name not in failing}
-        good = {name for name, v in ran.items() if v <= {"pass", "kink"}}
+        good = {name for name, v in ran.items() if v <= {"pass", "kink", "unjudged"}}
         cleared = {op for name in good for op in uses.get(name, ((), ()))[0]}
 
         def blamed(names):

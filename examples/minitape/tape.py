@@ -88,7 +88,31 @@ class Var:
 
     def __pow__(self, c):
         a = self.value
+        if c == 0:  # a^0 = 1 is constant: its derivative is 0, also at a = 0 (c·a^(c-1) would be 0·inf)
+            return self._op(np.ones_like(a), (self,), lambda g: (np.zeros_like(g),))
         return self._op(a ** c, (self,), lambda g: (g * c * a ** (c - 1),))  # d a^c = c a^(c-1)
+
+    def __getitem__(self, index):
+        a = self.value
+
+        def vjp(g):  # d a[i] scatters back: an element picked twice gets both contributions
+            out = np.zeros_like(a)
+            np.add.at(out, index, g)
+            return (out,)
+
+        return self._op(a[index], (self,), vjp)
+
+    # the array methods a case may call, as the module's functions
+    T = property(lambda self: transpose(self))
+    def sum(self, axis=None, keepdims=False): return sum(self, axis=axis, keepdims=keepdims)  # noqa: A003
+    def mean(self, axis=None, keepdims=False): return mean(self, axis=axis, keepdims=keepdims)
+    def reshape(self, *shape): return reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    # comparisons give plain boolean arrays (masks and conditions: no gradient flows through them)
+    def __gt__(self, o): return self.value > _value(o)
+    def __lt__(self, o): return self.value < _value(o)
+    def __ge__(self, o): return self.value >= _value(o)
+    def __le__(self, o): return self.value <= _value(o)
 
     def __matmul__(self, o):
         a, b = self.value, _value(o)
