@@ -27,10 +27,11 @@ for _op in ops_spec.OPS.values():
     _tags = {"ops", _op.theme, f"op_{_op.name}"}
     if _op.random_cases:
         _register(ops_spec.case_name(_op), _op, dict(_op.random), {}, _tags | {"random"},
+                  tuple(Expected(reason, backend=b, param=p, dtype=d) for b, p, d, reason in _op.expectations()),
                   doc=f"{_op.signature} at a seeded random point")
     for _point in _op.points:
         _specs = {k: (inputs.data(v) if k in _op.data else inputs.fixed(v)) for k, v in _point.values.items()}
-        _expect = [Expected(reason, backend=backend, param=param) for backend, param, reason in _point.expectations()]
+        _expect = [Expected(reason, backend=b, param=p, dtype=d) for b, p, d, reason in _point.expectations()]
         _ptags = _tags | {"special"} | ({"judge_v2"} if _point.judge_v2 else set())
         _register(ops_spec.case_name(_op, _point), _op, _specs, _point.attrs, _ptags, tuple(_expect),
                   "ones" if _op.theme in _ONES else "random", _point.dtypes,
