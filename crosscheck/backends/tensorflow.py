@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 
 import numpy as np
 
@@ -551,7 +552,9 @@ class TensorFlowBackend(Backend):
             # exists, so the rows say NaN, with TF's own words in the note, and a declared Expected names the rule
             nn = self.vocabulary(dtype)
             value, _ = objective(case, nn, {k: nn.constant(v) for k, v in arrays.items()}, dtype)
-            first = str(exc.message).strip().splitlines()[-1].strip() if str(exc.message).strip() else "no message"
+            words = re.sub(r"\{\{.*?\}\}|\[\[.*?\]\]|\[Op:.*?\]", "", str(exc.message))  # TF's node names
+            first = ([line.strip() for line in words.splitlines() if line.strip()] or ["no message"])[-1]
+            first = re.sub(r"\s+name:.*$", "", first)
             notes = {**nn.notes(), "gradient": f"TensorFlow raised InvalidArgumentError ({first}): no gradient, "
                                               f"reported as NaN"}
             return Evaluation(float(value.t), {k: np.full(arrays[k].shape, np.nan, dtype) for k in case.wrt}, notes)
