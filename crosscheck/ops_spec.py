@@ -74,6 +74,17 @@ T_GELU_TANH = T_FLOAT32_CONST.format(op="tf.nn.gelu(approximate=True)", what="ma
                                      "goes through float32")
 TF = "tensorflow"
 
+# HIPS autograd's (autograd.numpy's hand-written VJPs, numpy_vjps.py / linalg.py)
+A_PROD = ("autograd's prod gradient (numpy_vjps.grad_np_prod) is g·prod/x: at a zero element 0/0 = NaN, where the "
+          "derivative is the product of the other elements")
+A_STD = ("autograd's std gradient is g·(x - mean)/(std·(n - ddof)): at a constant input 0/0 = NaN (as jnp.std)")
+A_NORM = ("autograd's norm gradient (linalg.norm_vjp) is g·x/‖x‖: at the origin 0/0 = NaN (as jax)")
+A_DET = ("autograd's det gradient (linalg.py) is g·det·inv(a)ᵀ: at a singular matrix numpy's inv raises "
+         "LinAlgError 'Singular matrix' instead of returning the cofactor matrix, det's derivative everywhere")
+A_COSINE = ("autograd has no cosine similarity: the composition clamps sqrt(Σa²) with anp.maximum(·, ε), but at a = 0 "
+            "sqrt's derivative is infinite and maximum's zero weight does not stop it (0·inf = NaN), as in jax")
+AG = "autograd"
+
 # The frameworks' rules where they pick different valid subgradients (shown in the conventions table).
 W_ABS = ("torch.abs's backward is grad·sign(x): 0 at 0, the minimum-norm subgradient (PyTorch autograd note "
          "'Gradients for non-differentiable functions'); jnp.abs's derivative takes the x ≥ 0 side: 1 at 0. Both "
@@ -415,8 +426,9 @@ _red("min", "min(a, axis=None, keepdims=False)", "torch.amin", "jnp.min", [
     P("tie2", "two-way tie: the simplex on the ties", a=[0.5, 0.5, 1.0]),
 ], attrs={"axis": 0})
 _red("prod", "prod(a, axis=None, keepdims=False)", "torch.prod", "jnp.prod", [
-    P("one_zero", "derivative: the product of the others (6 at the zero, 0 elsewhere)", a=[2.0, 0.0, 3.0]),
-    P("two_zeros", "derivative 0 everywhere", a=[0.0, 0.0, 3.0]),
+    P("one_zero", "derivative: the product of the others (6 at the zero, 0 elsewhere)", a=[2.0, 0.0, 3.0],
+      expect={AG: A_PROD}),
+    P("two_zeros", "derivative 0 everywhere", a=[0.0, 0.0, 3.0], expect={AG: A_PROD}),
 ], attrs={"axis": -1})
 _red("logsumexp", "logsumexp(a, axis=None, keepdims=False)", "torch.logsumexp", "jax.nn.logsumexp", [
     P("minus_inf", "softmax weights: 0 at -inf", a=[-INF, 0.0, 1.0]),
@@ -427,12 +439,12 @@ _red("var", "var(a, axis=None, ddof=0, keepdims=False)", "torch.var(correction=d
 ], attrs={"axis": -1, "ddof": 1})
 _red("std", "std(a, axis=None, ddof=0, keepdims=False)", "torch.std(correction=ddof)", "jnp.std(ddof=ddof)", [
     P("constant", "a kink: std(c + t·e_i) ∝ |t|, left -k, right +k per element (k = √((n-1)/n)/√(n-ddof))",
-      a=[1.0, 1.0, 1.0], expect={"jax": R_STD, TF: T_STD}),
+      a=[1.0, 1.0, 1.0], expect={"jax": R_STD, TF: T_STD, AG: A_STD}),
 ], attrs={"axis": -1, "ddof": 1})
 _red("norm", "norm(a, ord=2)  # over all elements: ord 1, 2, inf or 'fro'", "torch.linalg.vector_norm / "
      "torch.linalg.matrix_norm('fro')", "jnp.linalg.vector_norm / jnp.linalg.norm('fro')", [
          P("l2_zero", "a kink at the origin: the subdifferential is the unit ball", a=[0.0, 0.0, 0.0],
-           expect={"jax": R_NORM, TF: T_NORM}),
+           expect={"jax": R_NORM, TF: T_NORM, AG: A_NORM}),
          P("l1_zero_element", "at the zero element: left -1, right 1", a=[0.0, 2.0, -1.0], attrs={"ord": 1},
            why=W_L1NORM),
          P("inf_tie", "a tie of |a|: the subdifferential is the hull of ±e_i at the ties", a=[1.0, -1.0, 0.5],
@@ -440,7 +452,7 @@ _red("norm", "norm(a, ord=2)  # over all elements: ord 1, 2, inf or 'fro'", "tor
      ])
 _red("norm_fro", "norm(a, ord='fro')  # the norm op on a matrix", "torch.linalg.matrix_norm(a, 'fro')",
      "jnp.linalg.norm(a, 'fro')", [P("zero", "a kink at the origin (the unit ball)", a=[[0.0, 0.0], [0.0, 0.0]],
-                                     expect={"jax": R_NORM, TF: T_NORM})],
+                                     expect={"jax": R_NORM, TF: T_NORM, AG: A_NORM})],
      core="reductions.norm", attrs={"ord": "fro"}, call=lambda nn, a, ord: nn.norm(a, ord=ord),
      note="the norm op with ord='fro'", of="norm")
 _red("norm_inf", "norm(a, ord=inf)", "torch.linalg.vector_norm(a, inf)", "jnp.linalg.vector_norm(a, ord=inf)", [],
@@ -533,8 +545,8 @@ _la("matmul", "matmul(a, b)", "torch.matmul", "jnp.matmul", {"a": N(3, 4), "b": 
     random_cases=False)
 _la("det", "det(a)", "torch.linalg.det", "jnp.linalg.det", points=[
     P("singular", "derivative: the cofactor matrix [[4, -2], [-2, 1]] (det is a polynomial)",
-      a=[[1.0, 2.0], [2.0, 4.0]], expect={"torch": R_DET, TF: T_DET}),
-    P("zero_matrix_2x2", "derivative 0 (cofactors of 0)", a=[[0.0, 0.0], [0.0, 0.0]], expect={TF: T_DET}),
+      a=[[1.0, 2.0], [2.0, 4.0]], expect={"torch": R_DET, TF: T_DET, AG: A_DET}),
+    P("zero_matrix_2x2", "derivative 0 (cofactors of 0)", a=[[0.0, 0.0], [0.0, 0.0]], expect={TF: T_DET, AG: A_DET}),
 ])
 _la("slogdet", "slogdet(a)  # log|det a| (the sign has no gradient)", "torch.linalg.slogdet (logabsdet)",
     "jnp.linalg.slogdet (logabsdet)")
@@ -619,7 +631,7 @@ _loss("cosine_similarity", "cosine_similarity(a, b, axis=-1, eps=1e-8)", "F.cosi
       "composition: Σab / (max(‖a‖, ε) max(‖b‖, ε))", {"a": N(3, 4), "b": N(3, 4)}, [
           P("parallel", "da = b/(‖a‖‖b‖) - c a/‖a‖² = 0 for parallel vectors", a=[1.0, 2.0], b=[2.0, 4.0]),
           P("zero_vector", "da = b/(ε‖b‖) ≈ [4.5e7, 8.9e7] (the norm is clamped to ε: linear near 0), db = 0",
-            a=[0.0, 0.0], b=[1.0, 2.0], expect={("jax", "a"): R_COSINE},
+            a=[0.0, 0.0], b=[1.0, 2.0], expect={("jax", "a"): R_COSINE, (AG, "a"): A_COSINE},
             judge_v2="the function is linear only within ε = 1e-8 of the origin, far inside the step",
             v2_params=("a",)),
       ], note="jax has no cosine similarity")
