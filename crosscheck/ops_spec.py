@@ -288,7 +288,8 @@ _ew("arctan", "torch.atan", "jnp.arctan", points=[
 _ew("sinh", "torch.sinh", "jnp.sinh", points=[P("zero", "derivative 1", a=[0.0])])
 _ew("cosh", "torch.cosh", "jnp.cosh", points=[P("zero", "derivative 0", a=[0.0])])
 _ew("erf", "torch.erf", "jax.lax.erf", points=[
-    P("zero", "derivative 2/√π", a=[0.0]), P("inf", "derivative 0", a=[INF, -INF], expect={(TF, "a", "float64"): T_ERF}),
+    P("zero", "derivative 2/√π", a=[0.0]),
+    P("inf", "derivative 0", a=[INF, -INF], expect={(TF, "a", "float64"): T_ERF}),
 ])
 op("clip", "clip(a, lo, hi)  # lo, hi arrays or python numbers", "elementwise", "elementwise.clip", "torch.clamp",
    "jnp.clip", {"a": N(3, 4), "lo": U(4, low=-1.0, high=-0.5), "hi": U(4, low=0.5, high=1.0)}, [

@@ -1,12 +1,18 @@
 """HIPS autograd: every op bound to ``autograd.numpy``, gradients by ``autograd.value_and_grad``.
 
 autograd traces numpy code by boxing arrays; its ``autograd.numpy`` wraps each numpy function with a
-hand-written VJP (``autograd/numpy/numpy_vjps.py``). It has no neural-network layer, so ``sigmoid``,
-``relu`` and the losses are compositions of its numpy functions (named in the rows' notes). Imported on
-first use (``import autograd`` below is absolute: it finds the package, never this module).
+hand-written VJP (``autograd/numpy/numpy_vjps.py``, ``linalg.py``) and ``autograd.scipy.special`` a few special
+functions (erf, expit, logsumexp). It has no neural-network layer, so the activations and the losses are
+compositions of its numpy functions; so are the ops numpy has but autograd gives no gradient (cumprod, flip,
+median, n-D sort, take_along_axis, add.at): each named in ``bindings`` and in the rows' notes. Where autograd's
+own rule raises (det's gradient inverts the matrix: LinAlgError at a singular one), the forward value is kept and
+the gradient is NaN, autograd's words in the row's note. Imported on first use (``import autograd`` below is
+absolute: it finds the package, never this module).
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -35,9 +41,9 @@ class AutogradVocabulary(Recording, Vocabulary):
         "log_sigmoid": "-anp.logaddexp(0, -a)",
         "relu6": "anp.clip(a, 0, 6)",
         "leaky_relu": "anp.where(a > 0, a, slope·a)",
-        "elu": "anp.where(a > 0, a, α·anp.expm1(a))",
+        "elu": "anp.where(a > 0, a, α·anp.expm1(anp.where(a > 0, 0, a)))",
         "selu": "λ·elu(a, α) with λ, α of the SELU paper",
-        "celu": "anp.where(a > 0, a, α·anp.expm1(a/α))",
+        "celu": "anp.where(a > 0, a, α·anp.expm1(anp.where(a > 0, 0, a)/α))",
         "gelu": "a/2·(1 + autograd.scipy.special.erf(a/√2))",
         "gelu_tanh": "a/2·(1 + anp.tanh(√(2/π)(a + 0.044715a³)))",
         "silu": "a·autograd.scipy.special.expit(a)",
@@ -347,7 +353,10 @@ class AutogradBackend(Backend):
             return objective(case, nn, {**params, **data}, dtype)[0]
 
         try:
-            value, grads = value_and_grad(loss)({k: v for k, v in arrays.items() if k in wrt})
+            with warnings.catch_warnings():
+                # floor, round, sign: autograd traces no gradient through them and says so; the zeros are the answer
+                warnings.filterwarnings("ignore", "Output seems independent of input", UserWarning)
+                value, grads = value_and_grad(loss)({k: v for k, v in arrays.items() if k in wrt})
         except np.linalg.LinAlgError as exc:
             # autograd refuses a gradient at some points (det's rule inverts a singular matrix): the forward value
             # exists, so the rows say NaN with autograd's words in the note, and a declared Expected names the rule

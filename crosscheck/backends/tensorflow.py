@@ -11,6 +11,13 @@ input shapes and dtype into a ``tf.function`` (the tape inside it; the
 cotangent is an argument, so every draw of the inputs reuses the trace), as
 the jax backend compiles once. ``TensorFlowBackend(compiled=False)`` runs
 eagerly; both give the same gradients (a test compares them).
+
+Cases see :class:`TensorArray` s: a tf.Tensor with TF's own operators, plus the array methods and the
+integer-array and mask indexing the vocabulary promises, which tf.Tensor lacks unless TF's global numpy mode is
+switched on. Every op is bound to TF's own function (``tf.math``, ``tf.nn``, ``tf.linalg``;
+``tf.experimental.numpy`` only for logaddexp, which tf.math lacks); where TF has no such op, the composition of
+TF functions is named in ``bindings``. Where TF refuses a gradient (InvalidArgumentError: det's rule inverts a
+singular matrix), the forward value is kept and the gradient is NaN, with TF's words in the row's note.
 """
 
 from __future__ import annotations
