@@ -364,3 +364,17 @@ def test_the_op_catalogue_is_settled_on_tensorflow_and_autograd(catalogue, name)
     assert not bad
     assert all(r.note for r in rows if r.verdict == "expected-discrepancy")
     assert all(r.message for r in rows if r.verdict == "unjudged")
+
+
+def test_tensorflow_binary_ops_take_a_python_number_first_in_either_dtype():
+    # TF infers a binary op's type from its first argument: 2.0 first would be a float32 meeting a float64
+    pytest.importorskip("tensorflow")
+    from crosscheck.backends.tensorflow import TensorFlowVocabulary
+
+    for dtype in DTYPES:
+        nn = TensorFlowVocabulary(dtype)
+        x = nn.constant([1.0, 3.0])
+        for op in ("add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "fmod", "remainder",
+                   "atan2", "logaddexp", "xlogy"):
+            assert getattr(nn, op)(2.0, x).dtype.name == dtype, op
+        assert (2.0 - x).dtype.name == (2.0 ** x).dtype.name == dtype

@@ -230,10 +230,15 @@ class TensorFlowVocabulary(Recording, Vocabulary):
             return int(np.prod(shape))
         return int(np.prod([shape[k] for k in np.atleast_1d(axis)]))
 
-    def add(self, a, b): return self.tf.math.add(a, b)
-    def subtract(self, a, b): return self.tf.math.subtract(a, b)
-    def multiply(self, a, b): return self.tf.math.multiply(a, b)
-    def divide(self, a, b): return self.tf.math.divide(a, b)
+    def _t(self, x):
+        """A python number or numpy array as a tensor of the run's dtype: TF's binary ops infer the type from
+        their first argument, so nn.add(2.0, x) would make 2.0 a float32 that a float64 x cannot meet."""
+        return x if isinstance(x, self.tf.Tensor) else self.tf.convert_to_tensor(x, self.dtype)
+
+    def add(self, a, b): return self.tf.math.add(self._t(a), b)
+    def subtract(self, a, b): return self.tf.math.subtract(self._t(a), b)
+    def multiply(self, a, b): return self.tf.math.multiply(self._t(a), b)
+    def divide(self, a, b): return self.tf.math.divide(self._t(a), b)
     def negative(self, a): return self.tf.math.negative(a)
     def power(self, a, exponent): return self.tf.math.pow(a, exponent)
     def exp(self, a): return self.tf.math.exp(a)
@@ -243,7 +248,7 @@ class TensorFlowVocabulary(Recording, Vocabulary):
     def tanh(self, a): return self.tf.math.tanh(a)
     def sigmoid(self, a): return self.tf.math.sigmoid(a)
     def relu(self, a): return self.tf.nn.relu(a)
-    def maximum(self, a, b): return self.tf.math.maximum(a, b)
+    def maximum(self, a, b): return self.tf.math.maximum(self._t(a), b)
 
     def matmul(self, a, b):
         tf, ra, rb = self.tf, len(a.shape), len(b.shape)
@@ -304,16 +309,17 @@ class TensorFlowVocabulary(Recording, Vocabulary):
         a, b = tf.convert_to_tensor(a, self.dtype), tf.convert_to_tensor(b, self.dtype)
         return tf.where(cond, a, b)
 
-    def minimum(self, a, b): return self.tf.math.minimum(a, b)
+    def minimum(self, a, b): return self.tf.math.minimum(self._t(a), b)
     def atan2(self, y, x): return self.tf.math.atan2(*self._same(y, x))
     def logaddexp(self, a, b): return self.tf.experimental.numpy.logaddexp(*self._same(a, b))
     def fmod(self, a, b):
         # tf.truncatemod has no gradient registered: a - b·trunc(a/b), trunc from tf.math.sign and tf.math.floor
+        a = self._t(a)
         q = a / b
         return a - b * (self.tf.math.sign(q) * self.tf.math.floor(self.tf.math.abs(q)))
-    def remainder(self, a, b): return self.tf.math.floormod(a, b)
+    def remainder(self, a, b): return self.tf.math.floormod(self._t(a), b)
     def xlogy(self, x, y): return self.tf.math.xlogy(*self._same(x, y))
-    def pow(self, a, b): return self.tf.math.pow(a, b)
+    def pow(self, a, b): return self.tf.math.pow(self._t(a), b)
 
     def _same(self, *xs):
         """Arguments as tensors of the run's dtype (a python number among them too), broadcast together where an
