@@ -7,6 +7,7 @@ import dataclasses
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -378,3 +379,26 @@ def test_tensorflow_binary_ops_take_a_python_number_first_in_either_dtype():
                    "atan2", "logaddexp", "xlogy"):
             assert getattr(nn, op)(2.0, x).dtype.name == dtype, op
         assert (2.0 - x).dtype.name == (2.0 ** x).dtype.name == dtype
+
+
+def test_float32_stays_float32_inside_autograd(catalogue):
+    # numpy promotes a float32 array meeting a numpy float64 scalar (NEP 50): every binding and composition keeps
+    # a float32 run in float32 (the traced forward, as autograd runs it)
+    pytest.importorskip("autograd")
+    from autograd import make_vjp
+
+    from crosscheck.backends.autograd import AutogradVocabulary
+
+    promoted = []
+    for case in catalogue.values():
+        if "float32" not in case.dtypes:
+            continue
+        nn = AutogradVocabulary("float32")
+        point = {k: nn.constant(v) for k, v in case.point("float32").items()}
+        params = {k: v for k, v in point.items() if k in case.wrt}
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "output seems independent of input": floor, round, sign
+            loss = make_vjp(lambda p: objective(case, nn, {**point, **p}, "float32")[0])(params)[1]
+        if np.asarray(loss).dtype != np.float32:
+            promoted.append(case.name)
+    assert not promoted

@@ -196,10 +196,11 @@ class AutogradVocabulary(Recording, Vocabulary):
         anp = self.anp
         return anp.where(a > 0, a, alpha * anp.expm1(anp.where(a > 0, 0.0, a) / alpha))
 
-    def gelu(self, a): return 0.5 * a * (1.0 + self.special.erf(a / np.sqrt(2.0)))
+    # python floats, not numpy scalars: a np.float64 would promote a float32 run's arrays (NEP 50)
+    def gelu(self, a): return 0.5 * a * (1.0 + self.special.erf(a / float(np.sqrt(2.0))))
 
     def gelu_tanh(self, a):
-        return 0.5 * a * (1.0 + self.anp.tanh(np.sqrt(2.0 / np.pi) * (a + 0.044715 * a ** 3)))
+        return 0.5 * a * (1.0 + self.anp.tanh(float(np.sqrt(2.0 / np.pi)) * (a + 0.044715 * a ** 3)))
 
     def silu(self, a): return a * self.special.expit(a)
     def mish(self, a): return a * self.anp.tanh(self.anp.logaddexp(0.0, a))
@@ -353,8 +354,9 @@ class AutogradBackend(Backend):
             return objective(case, nn, {**params, **data}, dtype)[0]
 
         try:
-            with warnings.catch_warnings():
-                # floor, round, sign: autograd traces no gradient through them and says so; the zeros are the answer
+            with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                # floor, round, sign: autograd traces no gradient through them and says so; the zeros are the
+                # answer. Its rules' 0/0 and x**-1 at special points are the NaN and inf the rows judge
                 warnings.filterwarnings("ignore", "Output seems independent of input", UserWarning)
                 value, grads = value_and_grad(loss)({k: v for k, v in arrays.items() if k in wrt})
         except np.linalg.LinAlgError as exc:
