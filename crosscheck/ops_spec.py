@@ -77,7 +77,8 @@ TF = "tensorflow"
 # HIPS autograd's (autograd.numpy's hand-written VJPs, numpy_vjps.py / linalg.py)
 A_PROD = ("autograd's prod gradient (numpy_vjps.grad_np_prod) is g·prod/x: at a zero element 0/0 = NaN, where the "
           "derivative is the product of the other elements")
-A_STD = ("autograd's std gradient is g·(x - mean)/(std·(n - ddof)): at a constant input 0/0 = NaN (as jnp.std)")
+A_STD = ("autograd's std gradient (numpy_vjps.grad_np_std) is (g/std)·(x - mean)/(n - ddof): at a constant input "
+         "g/0 = inf times x - mean = 0 is NaN (as jnp.std)")
 A_NORM = ("autograd's norm gradient (linalg.norm_vjp) is g·x/‖x‖: at the origin 0/0 = NaN (as jax)")
 A_DET = ("autograd's det gradient (linalg.py) is g·det·inv(a)ᵀ: at a singular matrix numpy's inv raises "
          "LinAlgError 'Singular matrix' instead of returning the cofactor matrix, det's derivative everywhere")
