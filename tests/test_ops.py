@@ -142,6 +142,25 @@ def test_abs_bound_to_a_function_wrong_at_zero_is_caught(catalogue, framework):
 
 
 @pytest.mark.parametrize("framework", ["tensorflow", "autograd"])
+def test_abs_with_a_finite_slope_outside_the_subdifferential_at_zero_is_caught(catalogue, framework):
+    pytest.importorskip(framework)
+    # |a| + 2a·[a = 0]: the right values everywhere, but slope 2 at 0, outside [-1, 1]; elsewhere the same as abs
+    if framework == "tensorflow":
+        def wrong(self, a):
+            tf = self.tf
+            return tf.math.abs(a) + 2.0 * a * tf.cast(tf.equal(a, 0.0), a.dtype)
+    else:
+        def wrong(self, a):
+            return self.anp.abs(a) + 2.0 * a * (a == 0)
+    backend = _rebound(framework, abs=wrong)
+    rows = runner.run([catalogue["op_abs__zero"], catalogue["op_abs__random"]], backends=[backend])
+    at_zero = [r for r in rows if r.case == "op_abs__zero"]
+    assert at_zero and all(r.verdict == "fail" and "no subgradient" in r.message for r in at_zero), \
+        [(r.verdict, r.message) for r in at_zero]
+    assert all(r.verdict == "pass" for r in rows if r.case == "op_abs__random")
+
+
+@pytest.mark.parametrize("framework", ["tensorflow", "autograd"])
 def test_a_new_op_bound_wrongly_away_from_any_special_point_is_caught(catalogue, framework):
     pytest.importorskip(framework)
     # log_sigmoid bound to -softplus(a) (the sign of a flipped): the derivative is σ(a) - 1 instead of 1 - σ(a)
