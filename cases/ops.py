@@ -28,11 +28,12 @@ for _op in ops_spec.OPS.values():
     _everywhere = tuple(Expected(reason, backend=backend, dtype=dtype) for backend, dtype, reason in
                         _op.expect_everywhere)
     if _op.random_cases:
-        _register(ops_spec.case_name(_op), _op, dict(_op.random), {}, _tags | {"random"}, _everywhere,
-                  doc=f"{_op.signature} at a seeded random point")
+        _register(ops_spec.case_name(_op), _op, dict(_op.random), {}, _tags | {"random"},
+                  tuple(Expected(reason, backend=b, param=p, dtype=d) for b, p, d, reason in _op.expectations())
+                  + _everywhere, doc=f"{_op.signature} at a seeded random point")
     for _point in _op.points:
         _specs = {k: (inputs.data(v) if k in _op.data else inputs.fixed(v)) for k, v in _point.values.items()}
-        _expect = [Expected(reason, backend=backend, param=param) for backend, param, reason in _point.expectations()]
+        _expect = [Expected(reason, backend=b, param=p, dtype=d) for b, p, d, reason in _point.expectations()]
         _expect += _everywhere
         _ptags = _tags | {"special"} | ({"judge_v2"} if _point.judge_v2 else set())
         _register(ops_spec.case_name(_op, _point), _op, _specs, _point.attrs, _ptags, tuple(_expect),

@@ -29,10 +29,82 @@ import numpy as np
 from .compare import FAILING
 from .vocabulary import OPS
 
-#: an op's kinks: a predicate on its (numpy) arguments, true where the op has no derivative
+def _tie(a, b, **_):
+    return bool(np.any(np.asarray(a) == np.asarray(b)))
+
+
+def _at(*points):
+    """A kink where any element equals one of ``points``."""
+    return lambda a, *_, **__: bool(np.any(np.isin(np.asarray(a), points)))
+
+
+def _extreme_tie(pick):
+    """A reduction's kink: the extreme along the axis held by two elements or more."""
+    def kink(a, axis=None, keepdims=False, **_):
+        a = np.asarray(a)
+        return bool(np.any(np.sum(a == pick(a, axis=axis, keepdims=True), axis=axis) > 1))
+    return kink
+
+
+def _repeated(a, axis=-1, **_):
+    """Two equal elements along the axis (sort and median swap them on either side)."""
+    s = np.sort(np.asarray(a), axis=axis if axis is not None else None)
+    return bool(np.any(np.diff(s, axis=axis if axis is not None else -1) == 0))
+
+
+def _running_tie(a, axis, **_):
+    """cummax: an element equal to the running maximum before it."""
+    a = np.moveaxis(np.asarray(a), axis, -1)
+    before = np.maximum.accumulate(a, axis=-1)[..., :-1]
+    return bool(np.any(a[..., 1:] == before))
+
+
+def _norm_kink(a, ord=2, **_):  # noqa: A002
+    a = np.abs(np.asarray(a)).ravel()
+    if ord == 1:
+        return bool(np.any(a == 0))
+    if ord in (np.inf, "inf"):
+        return bool(np.sum(a == a.max()) > 1)
+    return bool(np.all(a == 0))
+
+
+def _spectrum_kink(values):
+    """A repeated eigen/singular value, or a zero singular value (|·|-like)."""
+    def kink(a, **_):
+        v = np.sort(values(np.asarray(a)))
+        return bool(np.any(np.isclose(np.diff(v), 0, atol=1e-12)) or (values is _svdvals and np.any(v == 0)))
+    return kink
+
+
+def _svdvals(a):
+    return np.linalg.svd(a, compute_uv=False)
+
+
+#: an op's kinks: a predicate on its (numpy) arguments and attributes, true where the op has no derivative
+#: (the points where frameworks may pick different subgradients: the matrix's "kink convention")
 KINKS = {
-    "relu": lambda a: np.any(a == 0),
-    "maximum": lambda a, b: np.any(np.asarray(a) == np.asarray(b)),
+    "relu": _at(0.0),
+    "maximum": _tie,
+    "minimum": _tie,
+    "abs": _at(0.0),
+    "clip": lambda a, lo, hi, **_: bool(np.any((np.asarray(a) == lo) | (np.asarray(a) == hi))),
+    "relu6": _at(0.0, 6.0),
+    "leaky_relu": _at(0.0),
+    "elu": lambda a, alpha=1.0, **_: alpha != 1.0 and bool(np.any(np.asarray(a) == 0)),
+    "selu": _at(0.0),
+    "hardtanh": lambda a, min_val=-1.0, max_val=1.0, **_: bool(np.any(np.isin(np.asarray(a), (min_val, max_val)))),
+    "hard_sigmoid": _at(-3.0, 3.0),
+    "hard_swish": _at(-3.0, 3.0),
+    "max": _extreme_tie(np.max),
+    "min": _extreme_tie(np.min),
+    "std": lambda a, axis=None, **_: bool(np.any(np.ptp(np.asarray(a), axis=axis) == 0)),
+    "norm": _norm_kink,
+    "cummax": _running_tie,
+    "sort": _repeated,
+    "median": _repeated,
+    "l1": _tie,
+    "eigh": _spectrum_kink(np.linalg.eigvalsh),
+    "svdvals": _spectrum_kink(_svdvals),
 }
 
 CELLS = ("pass", "kink convention", "expected", "fail", "missing", "untested", "skipped")
@@ -79,7 +151,7 @@ class _Recorder:
         plain = [a.value if isinstance(a, _Traced) else a for a in args]
         if name in KINKS:
             try:
-                if KINKS[name](*(a.data[0] if hasattr(a, "data") else a for a in plain)):
+                if KINKS[name](*(a.data[0] if hasattr(a, "data") else a for a in plain), **kwargs):
                     self.at_kink.add(name)
             except Exception:  # an argument the predicate cannot read: no kink noted
                 pass

@@ -237,3 +237,29 @@ def test_pytest_runs_the_example_engine_from_its_module_path():
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed, 2 skipped" in done.stdout  # sin_of_quadratic needs sin, which minitape lacks
     assert "case 'sin_of_quadratic': backend 'minitape' has no binding for op 'sin'" in done.stdout
+
+
+def test_the_kinks_of_the_vocabulary_are_noted_at_their_special_points_only(catalogue):
+    from crosscheck.vocabulary import OPS
+
+    assert set(matrix.KINKS) <= set(OPS)
+    at_kink = {name: matrix.ops_of(c)[1] for name, c in catalogue.items() if name.startswith("op_")}
+    for op in matrix.KINKS:  # each kink op meets its kink at one of its own special points at least
+        assert any(op in ops for name, ops in at_kink.items() if name.startswith(f"op_{op}__")), op
+    assert not [name for name, ops in at_kink.items() if name.endswith("__random") and ops]  # random: no kink
+    # a point where the op is smooth is no kink: elu at 0 with α = 1, and the 2-norm away from the origin
+    assert at_kink["op_elu__zero"] == frozenset() and at_kink["op_elu__zero_alpha_half"] == {"elu"}
+    assert at_kink["op_softplus__zero"] == frozenset() and "norm" in at_kink["op_norm__inf_tie"]
+
+
+@pytest.mark.parametrize("name", ["tensorflow", "autograd"])
+def test_the_matrix_columns_of_tensorflow_and_autograd(catalogue, name):
+    pytest.importorskip(name)
+    cases = [catalogue[n] for n in ("op_abs__zero", "op_abs__random", "op_std__constant", "op_std__random",
+                                    "op_tanh__zero")]
+    rows = runner.run(cases, backends=[name])
+    table, counts = matrix.conformance(cases, rows, [backends.get(name)])
+    cells = dict(zip(table["op"], table[name]))
+    # abs at 0: TF's and autograd's 0 is a subgradient; std of a constant: NaN, a declared discrepancy
+    assert (cells["abs"], cells["std"], cells["tanh"]) == ("kink convention", "expected", "pass")
+    assert counts.set_index("backend").loc[name, "missing"] == 0

@@ -7,6 +7,7 @@ import dataclasses
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -213,7 +214,8 @@ def test_tensorflow_traced_and_eager_give_the_same_gradients(catalogue):
             point = _point(case, dtype)
             a, b = traced.evaluate(case, point, dtype), eager.evaluate(case, point, dtype)
             assert a.notes == b.notes, case.name
-            assert a.value == pytest.approx(b.value, rel=1e-6 if dtype == "float32" else 1e-13, abs=1e-30), case.name
+            assert a.value == pytest.approx(b.value, rel=1e-6 if dtype == "float32" else 1e-13, abs=1e-30,
+                                            nan_ok=True), case.name
             for k in case.wrt:
                 np.testing.assert_allclose(a.grads[k], b.grads[k], rtol=1e-5 if dtype == "float32" else 1e-12,
                                            atol=1e-6 if dtype == "float32" else 1e-15, err_msg=case.name)
@@ -267,3 +269,136 @@ def test_float32_stays_float32_inside_tensorflow(catalogue):
         nn = TensorFlowVocabulary("float32")
         loss, _ = objective(case, nn, {k: nn.constant(v) for k, v in case.point("float32").items()}, "float32")
         assert loss.dtype.name == "float32", case.name
+
+
+# ------------------------------------------------------------------ the whole vocabulary on TensorFlow and autograd
+
+
+def test_tensorflow_arrays_index_like_numpy_and_send_repeats_back():
+    # tf.Tensor takes neither integer arrays nor .T/.sum()/.reshape() without TF's global numpy mode: TensorArray
+    # does (tf.gather, tf.boolean_mask), and a gather's IndexedSlices gradient comes back dense, repeats added
+    pytest.importorskip("tensorflow")
+    from crosscheck.backends.tensorflow import TensorFlowVocabulary
+
+    nn = TensorFlowVocabulary("float64")
+    tf = nn.tf
+    x = np.arange(20.0).reshape(4, 5)
+    a = nn.constant(x)
+    mask = x % 3 == 0
+    assert np.array_equal(a[np.array([0, 2, 2])].t.numpy(), x[[0, 2, 2]])
+    assert np.array_equal(a[mask].t.numpy(), x[mask]) and np.array_equal(a[a > 10.0].t.numpy(), x[x > 10])
+    assert np.array_equal(a[:, np.array([4, 0])].t.numpy(), x[:, [4, 0]])
+    assert np.array_equal(a[1:3, 0].t.numpy(), x[1:3, 0]) and a[:2, 0][:, None].shape == (2, 1)
+    assert a.T.shape == (5, 4) and a.reshape(5, 4).shape == (5, 4) and float(a.sum().t) == x.sum()
+    assert float(a.mean().t) == x.mean() and (np.eye(4) @ a).shape == (4, 5) and (2.0 - a).ndim == 2
+    with pytest.raises(IndexError, match="one integer array"):
+        a[np.array([0, 1]), np.array([1, 2])]
+    with pytest.raises(AttributeError, match=r"no method 'sqeeze'.*did you mean nn\.squeeze\?"):
+        a.sqeeze()
+    v = tf.constant([1.0, 2.0, 3.0], tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(v)
+        y = nn.sum(nn.constant(np.ones(3))[np.array([0, 2, 2])] * 0.0 + nn.abs(TensorArrayOf(v)[np.array([0, 2, 2])]))
+    assert np.array_equal(tf.convert_to_tensor(tape.gradient(y.t, v)).numpy(), [1.0, 0.0, 2.0])
+
+
+def TensorArrayOf(t):  # noqa: N802 (reads as the class it builds)
+    from crosscheck.backends.tensorflow import TensorArray
+
+    return TensorArray(t)
+
+
+def test_a_subclass_rebinds_a_tensorflow_op_on_plain_tensors():
+    # a rebinding is written on tf.Tensors like the class's own ops (the class lifts it to TensorArrays)
+    pytest.importorskip("tensorflow")
+    from crosscheck.backends.tensorflow import TensorArray, TensorFlowVocabulary
+
+    seen = []
+
+    class Rebound(TensorFlowVocabulary):
+        def abs(self, a):
+            seen.append(type(a).__name__)
+            return self.tf.math.abs(a) * 2.0
+
+    nn = Rebound("float64")
+    out = nn.abs(nn.constant([-1.0, 2.0]))
+    assert isinstance(out, TensorArray) and np.array_equal(out.t.numpy(), [2.0, 4.0])
+    assert seen == ["EagerTensor"]
+
+
+def test_an_expectation_declared_for_one_dtype_holds_in_that_dtype_only(catalogue):
+    # tf.nn.leaky_relu's slope is a float32 attribute: 1e-8 off in float64 (declared), nothing visible in float32
+    pytest.importorskip("tensorflow")
+    rows = runner.run([catalogue["op_leaky_relu__random"]], backends=["tensorflow"])
+    got = {r.dtype: r for r in rows}
+    assert got["float64"].verdict == "expected-discrepancy" and "float32 op attribute" in got["float64"].note
+    assert got["float32"].verdict == "pass"
+
+
+@pytest.mark.parametrize("name, raised", [("tensorflow", "InvalidArgumentError (Input is not invertible.)"),
+                                          ("autograd", "LinAlgError (Singular matrix)")])
+def test_a_gradient_the_framework_refuses_is_nan_with_its_words(catalogue, name, raised):
+    # det's gradient inverts the matrix: at a singular one TF and autograd raise; the forward value is kept, the
+    # gradient is NaN with the framework's message in the evaluation's notes, and the declared expectation (the
+    # row's note) names the rule and the error
+    pytest.importorskip(name)
+    case = catalogue["op_det__singular"]
+    ev = backends.get(name).evaluate(case, _point(case, "float64"), "float64")
+    assert ev.value == pytest.approx(0.0, abs=1e-12) and np.isnan(ev.grads["a"]).all()
+    assert raised in ev.notes["gradient"]
+    rows = runner.run([case], backends=[name])
+    assert {r.verdict for r in rows} == {"expected-discrepancy"}
+    assert all("inv" in r.note and raised.split(" (")[0] in r.note for r in rows), [r.note for r in rows]
+
+
+@pytest.mark.parametrize("name", ["tensorflow", "autograd"])
+def test_the_op_catalogue_is_settled_on_tensorflow_and_autograd(catalogue, name):
+    # every op case ends pass, kink, a declared expected discrepancy or unjudged (a judge_v2 point); the two rows
+    # left outside are the judge's and the runner's (see KNOWN below), not the bindings'
+    pytest.importorskip(name)
+    cases = [c for n, c in catalogue.items() if n.startswith("op_")]
+    rows = runner.run(cases, backends=[name])
+    known = {("op_clip__at_bounds", "a"), ("op_clip__at_bounds", "lo"), ("op_erf__inf", "a")} \
+        if name == "tensorflow" else set()
+    bad = [(r.case, r.param, r.dtype, r.verdict) for r in rows
+           if r.verdict not in ("pass", "kink", "expected-discrepancy", "unjudged") and (r.case, r.param) not in known]
+    assert not bad
+    assert all(r.note for r in rows if r.verdict == "expected-discrepancy")
+    assert all(r.message for r in rows if r.verdict == "unjudged")
+
+
+def test_tensorflow_binary_ops_take_a_python_number_first_in_either_dtype():
+    # TF infers a binary op's type from its first argument: 2.0 first would be a float32 meeting a float64
+    pytest.importorskip("tensorflow")
+    from crosscheck.backends.tensorflow import TensorFlowVocabulary
+
+    for dtype in DTYPES:
+        nn = TensorFlowVocabulary(dtype)
+        x = nn.constant([1.0, 3.0])
+        for op in ("add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "fmod", "remainder",
+                   "atan2", "logaddexp", "xlogy"):
+            assert getattr(nn, op)(2.0, x).dtype.name == dtype, op
+        assert (2.0 - x).dtype.name == (2.0 ** x).dtype.name == dtype
+
+
+def test_float32_stays_float32_inside_autograd(catalogue):
+    # numpy promotes a float32 array meeting a numpy float64 scalar (NEP 50): every binding and composition keeps
+    # a float32 run in float32 (the traced forward, as autograd runs it)
+    pytest.importorskip("autograd")
+    from autograd import make_vjp
+
+    from crosscheck.backends.autograd import AutogradVocabulary
+
+    promoted = []
+    for case in catalogue.values():
+        if "float32" not in case.dtypes:
+            continue
+        nn = AutogradVocabulary("float32")
+        point = {k: nn.constant(v) for k, v in case.point("float32").items()}
+        params = {k: v for k, v in point.items() if k in case.wrt}
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "output seems independent of input": floor, round, sign
+            loss = make_vjp(lambda p: objective(case, nn, {**point, **p}, "float32")[0])(params)[1]
+        if np.asarray(loss).dtype != np.float32:
+            promoted.append(case.name)
+    assert not promoted
