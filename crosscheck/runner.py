@@ -454,7 +454,7 @@ def _judge_case(case, dtype, backends, reference, probe, pairs, conventions):
         if not np.isfinite(ev.value):
             msg = (f"case {case.name!r}, backend {backend.name}, dtype {dtype}: the forward value is {ev.value} "
                    f"where plain float64 gives {reference.value:.10g}")
-            rows.extend(_error_rows(case, backend.name, dtype, "nan", msg))
+            rows.extend(_apply_expectation(case, r) for r in _error_rows(case, backend.name, dtype, "nan", msg))
             continue
         evaluations[backend.name] = ev
     for name, ev in evaluations.items():
