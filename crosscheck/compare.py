@@ -164,6 +164,8 @@ class Pair:
     max_rel: float
     worst_param: str
     beyond: int = 0  # elements where the two differ beyond the case's tolerance
+    both_pass: bool = False  # every row of both backends on this case and dtype is a pass (no kink, no NaN)
+    scale_rel: float = 0.0  # max |a - b| ÷ max(the larger gradient's max |·|, atol), per parameter
 
 
 @dataclass

@@ -293,8 +293,8 @@ def build(results: Results):
         doc.image("error_heatmap.png", plots.error_heatmap(long), "worst error ÷ tolerance per case and backend")
     if "pairwise_worst" in named:
         doc.heading("Backends against each other")
-        doc.text("Worst relative difference between two backends' gradients, over the catalogue "
-                 "(|a - b| / max(|a|, |b|), element-wise); per case in pairwise.csv.")
+        doc.text("Worst relative difference between two backends' gradients over the cases where both pass every "
+                 "row (|a - b| / max(|a|, |b|), element-wise); every case, kinks included, in pairwise.csv.")
         doc.table(named["pairwise_worst"], "pairwise")
     if len(named["precision"]):
         doc.heading("Precision below the tolerance")

@@ -392,7 +392,7 @@ def pairwise(case, dtype, evaluations):
     pairs = []
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            measured, beyond = [], 0
+            measured, beyond, scaled = [], 0, 0.0
             for k in case.wrt:
                 ga = np.asarray(evaluations[a].grads.get(k, np.nan), dtype=np.float64)
                 gb = np.asarray(evaluations[b].grads.get(k, np.nan), dtype=np.float64)
@@ -400,11 +400,16 @@ def pairwise(case, dtype, evaluations):
                     continue
                 measured.append((agreement(ga, gb), k))
                 with np.errstate(invalid="ignore"):
+                    size = float(np.nanmax(np.maximum(np.abs(ga), np.abs(gb)), initial=0.0))
+                    diff = float(np.nanmax(np.abs(ga - gb), initial=0.0))
+                # at a gradient that is 0 (backends' 1e-17 against 0), the scale is the tolerance's atol
+                scaled = max(scaled, diff / max(size, tol.atol)) if np.isfinite(diff) else scaled
+                with np.errstate(invalid="ignore"):
                     same = (ga == gb) | (np.isnan(ga) & np.isnan(gb))  # two NaNs (or two equal infs) agree
                     close = np.abs(ga - gb) <= tol.atol + tol.rtol * np.maximum(np.abs(ga), np.abs(gb))
                     beyond += int(np.sum(~same & ~close))
             (max_abs, max_rel), param = max(measured, key=lambda t: (t[0][1], t[0][0]), default=((0.0, 0.0), ""))
-            pairs.append(Pair(case.name, dtype, a, b, max_abs, max_rel, param, beyond))
+            pairs.append(Pair(case.name, dtype, a, b, max_abs, max_rel, param, beyond, scale_rel=scaled))
     return pairs
 
 
@@ -482,7 +487,10 @@ def _judge_case(case, dtype, backends, reference, probe, pairs, conventions):
     for r in rows:
         r.tags = tuple(sorted(case.tags))
     if pairs is not None:
-        pairs.extend(pairwise(case, dtype, evaluations))
+        passing = {n for n in evaluations if all(r.verdict == "pass" for r in rows if r.backend == n)}
+        for p in pairwise(case, dtype, evaluations):
+            p.both_pass = p.a in passing and p.b in passing
+            pairs.append(p)
     if conventions is not None:
         conventions.extend(kink_conventions(case, dtype, evaluations, reference))
     return rows
