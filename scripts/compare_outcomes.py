@@ -1,6 +1,7 @@
 """Compare the outcomes of two pytest runs, test id by test id, from their JUnit XML reports.
 
     python scripts/compare_outcomes.py serial.xml parallel.xml
+    python scripts/compare_outcomes.py --subset all.xml parallel.xml   # the second ran part of the first
 
 Exits 0 when both ran the same tests with the same outcome each (passed,
 failed, error, skipped, xfailed), 1 otherwise, listing the differences. CI
@@ -35,10 +36,14 @@ def differences(a: dict, b: dict) -> list[str]:
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    subset = "--subset" in argv
+    argv = [a for a in argv if a != "--subset"]
     if len(argv) != 2:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
     a, b = outcomes(argv[0]), outcomes(argv[1])
+    if subset:  # the second run is a part of the first (one folder of it): compare over the second's tests
+        a = {t: o for t, o in a.items() if t in b}
     diff = differences(a, b)
     for line in diff:
         print(line)

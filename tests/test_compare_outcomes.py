@@ -38,3 +38,16 @@ def test_a_changed_outcome_or_a_missing_test_is_reported(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "cases.bad::bad[core-float64]: failure vs passed" in out
     assert "only in the first run: cases.xor_mlp::xor_mlp[core-float64] (passed)" in out
+
+
+def test_a_subset_run_is_compared_over_its_own_tests(tmp_path, capsys):
+    """CI compares the -n 2 run of cases/ with the whole serial run (tests/ and cases/): --subset compares over
+    the second run's tests only, and still reports a changed outcome there."""
+    whole = SERIAL.replace("</testsuite>", '<testcase classname="tests.test_core" name="test_x"/></testsuite>')
+    a, b = write(tmp_path, "a.xml", whole), write(tmp_path, "b.xml", SERIAL)
+    assert compare_outcomes.main([a, b]) == 1  # without --subset the unit test is "only in the first run"
+    assert compare_outcomes.main(["--subset", a, b]) == 0
+    changed = write(tmp_path, "c.xml", SERIAL.replace('<failure message="fail"/>', ""))
+    capsys.readouterr()
+    assert compare_outcomes.main(["--subset", a, changed]) == 1
+    assert "cases.bad::bad[core-float64]: failure vs passed" in capsys.readouterr().out

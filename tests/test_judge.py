@@ -20,6 +20,13 @@ from crosscheck.core.tape import apply
 pytest_plugins = "pytester"
 
 
+def installed(*names):
+    """The backends among ``names`` that can run here (the suite also runs without torch and jax)."""
+    import importlib.util
+
+    return [n for n in names if n not in ("torch", "jax") or importlib.util.find_spec(n) is not None]
+
+
 def cases_from(tmp_path, source, name="user.py"):
     (tmp_path / name).write_text(textwrap.dedent(source))
     return {c.name: c for c in discover([tmp_path])}
@@ -58,7 +65,7 @@ SMALL = """
 def test_small_inputs_near_a_singularity_pass(tmp_path):
     """log, 1/x, sqrt and BCE at inputs of 1e-3 and far below: the step scales with |x| (and goes down a
     ladder where it must), so float64 gradients that are right pass."""
-    rows = runner.run(cases_from(tmp_path, SMALL).values(), backends=["core", "torch", "jax"])
+    rows = runner.run(cases_from(tmp_path, SMALL).values(), backends=installed("core", "torch", "jax"))
     assert {r.verdict for r in rows} == {"pass"}, [r.message for r in rows if r.verdict != "pass"]
 
 
@@ -80,7 +87,7 @@ def test_bce_and_log_over_uniform_draws_never_fail(tmp_path):
     """The issue's figures: BCE with p ~ U(0, 1) over 64 elements failed 16 of 50 float64 draws, log(x) with
     x ~ U(0, 1) 10 of 50. Now none does, on any backend or dtype."""
     cases = list(cases_from(tmp_path, DRAWN).values())
-    bad = [r for d in range(50) for r in runner.run([c.redrawn(d) for c in cases], backends=["core", "torch"])
+    bad = [r for d in range(50) for r in runner.run([c.redrawn(d) for c in cases], backends=installed("core", "torch"))
            if r.verdict != "pass"]
     assert not bad, bad[0].message
 
@@ -110,7 +117,7 @@ C1 = """
 def test_c1_points_are_smooth_not_kinks(tmp_path):
     """Huber at |d| = 1 and ELU (α = 1) at 0: f' is continuous there and f'' jumps. The central difference
     has an O(h) error there; the one-sided stencils keep O(h²), and the point is judged as smooth."""
-    rows = runner.run(cases_from(tmp_path, C1).values(), backends=["core", "handwritten", "torch", "jax"])
+    rows = runner.run(cases_from(tmp_path, C1).values(), backends=installed("core", "handwritten", "torch", "jax"))
     assert {r.verdict for r in rows} == {"pass"}, [r.message for r in rows if r.verdict != "pass"]
 
 
@@ -135,7 +142,7 @@ EDGES = """
 def test_a_step_that_would_cross_a_domain_edge_and_infinite_inputs(tmp_path):
     """log(1 + x) at x = -0.999999 (a step of 2^-17 crosses -1) and inputs of ±inf where the function is
     defined: the reference stays finite and every backend passes (before: every row 'nan')."""
-    rows = runner.run(cases_from(tmp_path, EDGES).values(), backends=["core", "torch", "jax"])
+    rows = runner.run(cases_from(tmp_path, EDGES).values(), backends=installed("core", "torch", "jax"))
     assert {r.verdict for r in rows} == {"pass"}, [r.message for r in rows if r.verdict != "pass"]
 
 
@@ -163,7 +170,7 @@ def test_a_large_input_on_kinks_goes_directional_and_is_a_kink(tmp_path, monkeyp
     """Every random direction crosses some of the 4000 kinks: a projection outside the one-sided slopes there
     is no proof of a bug, so the element-wise check (kinks probed) settles it — or, past the fallback's size,
     the row is unjudged, never a false fail."""
-    rows = runner.run(cases_from(tmp_path, LARGE_KINK).values(), backends=["core", "torch"])
+    rows = runner.run(cases_from(tmp_path, LARGE_KINK).values(), backends=installed("core", "torch"))
     assert {r.method for r in rows} <= {"directional×16", "directional×16, then central"}
     assert {r.verdict for r in rows} == {"kink"}, [r.message for r in rows]
     monkeypatch.setattr(runner, "FALLBACK_MAX", 0)
@@ -229,12 +236,12 @@ IN_PLACE = """
 def test_a_backward_writing_into_its_input_is_an_error_and_harms_no_other_backend(tmp_path, order):
     """Each backend gets its own read-only copy: the writer's row is an error naming the input, and the
     rows of the backends after it are unaffected, in any order (and so under pytest -n 2)."""
-    rows = runner.run(cases_from(tmp_path, IN_PLACE).values(), backends=order)
+    rows = runner.run(cases_from(tmp_path, IN_PLACE).values(), backends=installed(*order))
     by = {(r.backend, r.dtype): r for r in rows}
     for dtype in ("float64", "float32"):
         hw = by[("handwritten", dtype)]
         assert hw.verdict == "error" and "wrote into 'x'" in hw.message and "writes_input" in hw.message
-        assert by[("core", dtype)].verdict == by[("torch", dtype)].verdict == "pass"
+        assert all(by[(b, dtype)].verdict == "pass" for b in installed("core", "torch"))
 
 
 TIES = """
@@ -391,11 +398,11 @@ LESS_PRECISE = """
 def test_an_error_below_the_tolerance_shows_in_the_precision_columns(tmp_path):
     """A uniform relative error of 5e-5 passes float32's rtol of 1e-4; its error in ulps and its rank among
     the backends on the same row say it is the least precise."""
-    rows = runner.run(cases_from(tmp_path, LESS_PRECISE).values(), backends=["core", "handwritten", "torch"])
+    rows = runner.run(cases_from(tmp_path, LESS_PRECISE).values(), backends=installed("core", "handwritten", "torch"))
     by = {r.backend: r for r in rows}
     assert {r.verdict for r in rows} == {"pass"}
     assert by["handwritten"].ulps > 100 > by["core"].ulps
-    assert by["handwritten"].precision == "3/3"
+    assert by["handwritten"].precision == f"{len(by)}/{len(by)}"
 
 
 def test_float64_rows_against_the_oracle_get_the_tighter_tolerance(tmp_path):

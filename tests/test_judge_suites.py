@@ -42,5 +42,6 @@ def test_a_planted_case_that_is_not_caught_counts_as_missed(tmp_path):
 def test_hard_points_raise_no_false_alarm_and_rarely_cannot_judge():
     hard = selftest.run_hard_points(JUDGE / "hard_points", draws=8)
     assert not hard.alarms, [(c, d, r.backend, r.dtype, r.message) for c, d, r in hard.alarms[:5]]
-    assert len(hard.unjudged) <= 0.01 * hard.rows
-    assert hard.total("pass") > 0.9 * hard.rows
+    judged = hard.rows - hard.total("skipped")  # a framework not installed here: its rows are skipped
+    assert len(hard.unjudged) <= 0.01 * judged
+    assert hard.total("pass") > 0.9 * judged

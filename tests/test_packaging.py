@@ -29,8 +29,11 @@ def test_the_distribution_name_is_not_the_taken_one():
 @pytest.mark.skipif(importlib.util.find_spec("setuptools") is None, reason="setuptools is needed to build the wheel")
 def test_a_regular_install_lists_the_shipped_catalogue(tmp_path):
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
-                    str(wheels), str(ROOT)], check=True, capture_output=True, timeout=300)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                            str(wheels), str(ROOT)], capture_output=True, text=True, timeout=300)
+    if built.returncode and "bdist_wheel" in built.stderr:  # an old setuptools without the wheel package
+        pytest.skip("this environment's setuptools cannot build wheels (no 'wheel' package, setuptools < 70.1)")
+    assert built.returncode == 0, built.stderr
     (wheel,) = wheels.glob("crosscheck_grad-*.whl")
     env = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False).create(env)
