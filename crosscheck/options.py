@@ -15,43 +15,30 @@ from .catalogue import DTYPES
 BACKENDS = ("core", "handwritten", "torch", "jax", "tensorflow", "autograd")
 
 
-def positive_int(text):
-    """An integer ≥ 1 (argparse type: a bad value is a usage error, exit 2, naming the option)."""
-    import argparse
+def _number(convert, kind, ok, rule):
+    """An argparse type: ``convert`` the text, and refuse (a usage error, exit 2, naming the option) a value
+    that is not a ``kind`` or fails ``ok``, saying the ``rule``."""
+    def check(text):
+        import argparse
 
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
+        return value
 
-
-def positive_float(text):
-    """A number > 0 (seconds)."""
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return value
+    return check
 
 
-def non_negative_int(text):
-    """An integer ≥ 0 (0 for --central-max: every input by random directions)."""
-    import argparse
+#: an integer >= 1
+positive_int = _number(int, "an integer", lambda v: v >= 1, "at least 1")
+#: a number > 0 (seconds)
+positive_float = _number(float, "a number", lambda v: v > 0, "more than 0")
+#: an integer >= 0 (0 for --central-max: every input by random directions)
+non_negative_int = _number(int, "an integer", lambda v: v >= 0, "0 or more")
 
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 # dest -> (command-line flags, argparse keyword arguments); pytest takes the long flag as --crosscheck-<name>.
 OPTIONS = {
