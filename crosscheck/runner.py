@@ -227,7 +227,6 @@ def _judge_central(case, param, backend, dtype, grad, pref, probe, others_finite
         row.message = (f"case {case.name!r}, parameter {param!r}, backend {backend}, dtype {dtype}: gradient is NaN "
                        f"or inf at {nan_elems.size} element(s) where the reference or another backend is finite: {bad}")
         return row
-    failing = np.setdiff1d(c.mismatched, np.flatnonzero(kink))
     if probe == "failing":  # kinks considered only where the smooth comparison fails
         kink &= np.isin(np.arange(kink.size), c.mismatched)
     at_kink = np.flatnonzero(kink)
@@ -246,7 +245,7 @@ def _judge_central(case, param, backend, dtype, grad, pref, probe, others_finite
             row.message = describe_failure(row, c, case.inputs_summary(dtype))
         else:
             row.message = (f"case {case.name!r}, parameter {param!r}, backend {backend}, dtype {dtype}: "
-                           f"{kink_bad.size} of {c.size} elements outside tolerance;")
+                           f"{kink_bad.size} of {c.size} elements outside tolerance")
         if kink_bad.size:
             i = kink_bad[0]
             row.message += (f"; {param}{_at(i, shape)} is a kink (left derivative {pref.left.reshape(-1)[i]:.6g}, "
