@@ -122,13 +122,6 @@ def compare(value, reference, tolerance: Tolerance, error=None) -> Comparison:
     )
 
 
-def kinks(left, right, tolerance: Tolerance, noise=0.0):
-    """Per element: the left and right one-sided derivatives disagree beyond ``tolerance`` plus their
-    round-off ``noise``: no derivative exists there."""
-    left, right = np.asarray(left, dtype=np.float64), np.asarray(right, dtype=np.float64)
-    return np.abs(left - right) > _slack(left, right, tolerance, noise)
-
-
 def _slack(left, right, tolerance, noise):
     return tolerance.atol + tolerance.rtol * np.maximum(np.abs(left), np.abs(right)) + noise
 

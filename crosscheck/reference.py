@@ -85,7 +85,7 @@ class Reference:
                 f"nothing, so no gradient can be judged")
         self.oracle_note = ""
         self.params = {}
-        self._joint = {}
+        self._pieces = {}
         if not np.isfinite(self.value):
             return
         for param in case.wrt:
@@ -228,7 +228,7 @@ class Reference:
         meet at the point (memoised): every sign pattern for up to 4 elements, else ± each axis and 16 seeded
         random patterns. The valid subgradients of a piecewise-smooth function are their convex hull (Clarke)."""
         key = tuple(kinks)
-        if key not in self._joint:
+        if key not in self._pieces:
             m = len(kinks)
             if m <= 4:
                 patterns = [[1.0 if (b >> j) & 1 else -1.0 for j in range(m)] for b in range(2 ** m)]
@@ -236,8 +236,8 @@ class Reference:
                 rng = np.random.default_rng(m)
                 patterns = [list(row) for row in rng.choice([-1.0, 1.0], size=(16, m))]
                 patterns += [[(1.0 if j == k else -1.0) * sign for j in range(m)] for k in range(m) for sign in (1, -1)]
-            self._joint[key] = self.numeric.piece_gradients(self.case, self.point, list(kinks), patterns)
-        return self._joint[key]
+            self._pieces[key] = self.numeric.piece_gradients(self.case, self.point, list(kinks), patterns)
+        return self._pieces[key]
 
 
 def reference_for(case, dtype, numeric=None, **options):

@@ -14,8 +14,7 @@ import numpy as np
 from ..core.elementwise import erf_value
 from ..core.losses import log_softmax
 from ..core.ops import sigmoid_value
-from ..numerical import (Perturbation, base_steps, central_difference, directional_difference,
-                         estimate_derivatives, min_steps, one_sided_differences)
+from ..numerical import Perturbation, base_steps, central_difference, estimate_derivatives, min_steps
 from ..vocabulary import Vocabulary
 from .base import Backend, Evaluation, objective
 
@@ -885,21 +884,9 @@ class NumericBackend(Backend):
         point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
         return central_difference(self._objective_of(case, point, param), point[param], batched=True)
 
-    def directional(self, case, point, param, directions):
-        """Derivatives of the objective along each of ``directions`` (shaped (k, *param's shape))."""
-        point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
-        return directional_difference(self._objective_of(case, point, param), point[param], directions, batched=True)
-
     def evaluate(self, case, point, dtype="float64"):
         grads = {k: self.central(case, point, k) for k in case.wrt}
         return Evaluation(self.value(case, point), grads)
-
-    def one_sided(self, case, point, param, flat_indices):
-        """(right, left, noise): one-sided derivatives of the objective at the flat indices of ``param``
-        (all elements when ``flat_indices`` is None) and a bound on their round-off."""
-        point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
-        f = self._objective_of(case, point, param)
-        return one_sided_differences(f, point[param], indices=flat_indices, batched=True)
 
     # The reference's estimator (see numerical.estimate_derivatives): derivatives with error estimates.
 
