@@ -71,9 +71,10 @@ def _step_array(x, step, table):
 
 
 def _evaluate(f, x, deltas, flat_indices, batched):
-    """f at x + deltas[k]·e_{flat_indices[k]} for every k (deltas may be 0: f at x itself)."""
+    """f at x + deltas[k]·e_{flat_indices[k]} for every k (deltas may be 0: f at x itself); float64, or complex
+    for a complex x (the complex-step oracle)."""
     n = len(flat_indices)
-    out = np.empty(n, dtype=np.float64)
+    out = np.empty(n, dtype=np.result_type(x.dtype, np.float64))
     if not batched:
         for k, (i, d) in enumerate(zip(flat_indices, deltas)):
             xp = x.copy()
@@ -87,7 +88,7 @@ def _evaluate(f, x, deltas, flat_indices, batched):
         stop = min(n, start + chunk)
         p = Perturbation(x, flat_indices[start:stop], deltas[start:stop])
         values = f(p) if lazy else f(p.stack())
-        out[start:stop] = np.broadcast_to(np.asarray(values, dtype=np.float64).reshape(-1), (stop - start,))
+        out[start:stop] = np.broadcast_to(np.asarray(values, dtype=out.dtype).reshape(-1), (stop - start,))
     return out
 
 

@@ -178,14 +178,6 @@ class Reference:
         ref = self.params[param]
         return "central" if ref.method == "central" else f"directional×{ref.count}"
 
-    def central(self, param):
-        """The element-wise reference of ``param`` (computed now if the method was directional)."""
-        ref = self.params[param]
-        if ref.method != "central":
-            ref.fallback = getattr(ref, "fallback", None) or self._central(param, oracle=True)
-            return ref.fallback
-        return ref
-
     def screened(self, param, grad, tolerance):
         """An element-wise reference of a large input for judging ``grad``, at a third of the full cost: a
         plain central difference of every element (memoised), and the full estimator (errors, kinks, the

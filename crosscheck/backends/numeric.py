@@ -790,28 +790,16 @@ DIRECTIONAL_ERROR_FACTOR = 4.0
 
 
 def _evaluator(f, x, dtype=np.float64):
-    """``evaluate(k, offsets)``: f at x + offsets[j]·e_{k[j]} for each j (a lazy Perturbation per chunk)."""
+    """``evaluate(k, offsets)``: f at x + offsets[j]·e_{k[j]} for each j (a lazy Perturbation per chunk), in
+    float64 or, for the complex step, complex128."""
     from ..numerical import _evaluate
 
+    x = x.astype(dtype, copy=False)
+
     def evaluate(k, offsets):
-        if dtype is np.float64:
-            return _evaluate(f, x, np.asarray(offsets, dtype=np.float64), np.asarray(k), True)
-        return _evaluate_complex(f, x.astype(np.complex128), np.asarray(offsets), np.asarray(k))
+        return _evaluate(f, x, np.asarray(offsets, dtype=dtype), np.asarray(k), True)
 
     return evaluate
-
-
-def _evaluate_complex(f, x, deltas, flat_indices):
-    from ..numerical import CHUNK_ELEMENTS, LAZY_CHUNK
-
-    n = len(flat_indices)
-    out = np.empty(n, dtype=np.complex128)
-    chunk = min(n, max(LAZY_CHUNK[0], min(CHUNK_ELEMENTS // max(x.size, 1), LAZY_CHUNK[1])))
-    for start in range(0, n, max(chunk, 1)):
-        stop = min(n, start + chunk)
-        values = f(Perturbation(x, flat_indices[start:stop], deltas[start:stop]))
-        out[start:stop] = np.broadcast_to(np.asarray(values).reshape(-1), (stop - start,))
-    return out
 
 
 def _directional_evaluator(f, x, direction):
