@@ -91,6 +91,7 @@ class Case:
     file: str = "?"
     line: int = 0
     doc: str = ""
+    source: str = ""  # the case file it was loaded from ("" for a case made in code): -j finds it again there
     _cotangents: dict = field(default_factory=dict, repr=False, compare=False)  # see cotangent_for
 
     @property
@@ -257,7 +258,10 @@ def _load_file(path: Path):
         line = _line_in(exc, str(path))
         raise CatalogueError(f"{path}:{line or '?'}: case file failed to load: {type(exc).__name__}: {exc}",
                              path=str(path), line=line) from exc
-    return module.__dict__.get(_MODULE_CASES, [])
+    loaded = module.__dict__.get(_MODULE_CASES, [])
+    for c in loaded:
+        c.source = str(path)
+    return loaded
 
 
 def _line_in(exc, filename):

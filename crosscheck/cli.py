@@ -13,7 +13,8 @@ from pathlib import Path
 from . import guard
 from .catalogue import DTYPES, CatalogueError, discover, select
 from .folder import FolderError, claim
-from .options import add_to_argparse, backends_named, case_folders, positive_float, reference_options
+from .options import (add_to_argparse, backends_named, case_folders, positive_float, positive_int,
+                      reference_options)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -56,6 +57,33 @@ def _add_output(p, what, default=None):
     p.add_argument("--timeout", type=positive_float, default=guard.DEFAULT_TIMEOUT, metavar="SECONDS",
                    help=f"time limit per case and dtype, every backend together; past it the case's rows are "
                         f"errors (default {guard.DEFAULT_TIMEOUT:g})")
+    p.add_argument("-j", "--jobs", type=positive_int, default=None, metavar="N",
+                   help="worker processes sharing the cases (default: $CROSSCHECK_JOBS, else the cores available); "
+                        "the tables are the same for every N")
+    p.add_argument("--no-cache", action="store_true",
+                   help="do not read or write jax's compilation cache (kept in the user's cache folder, e.g. "
+                        "~/.cache/crosscheck/jax; $CROSSCHECK_CACHE_DIR moves it); results are the same either way")
+
+
+def _jobs(args, units):
+    """Worker processes for ``units`` units of work: -j, else the default; never more than half the units
+    (a worker starts a fresh interpreter and imports the frameworks again: it must have work to pay for that)."""
+    from . import parallel
+
+    if args.no_cache:
+        from . import cache
+
+        cache.disable()
+    jobs = args.jobs if args.jobs is not None else parallel.default_jobs()
+    return max(1, min(jobs, units // 2))
+
+
+def _print_cache_summary():
+    from . import cache
+
+    line = cache.summary()
+    if line:
+        print(line)
 
 
 def _results_folder(args):
@@ -117,8 +145,10 @@ def _run(args, target):
         return 2
     cases, errors = selection
     rows, pairs, conventions = runner.load_error_rows(errors), [], []
-    rows += runner.run(cases, backends=backends, dtypes=tuple(args.dtypes or DTYPES), probe=args.probe,
-                       pairs=pairs, conventions=conventions, timeout=args.timeout, **reference_options(args))
+    dtypes = tuple(args.dtypes or DTYPES)
+    jobs = _jobs(args, sum(1 for c in cases for d in c.dtypes if d in dtypes))
+    rows += runner.run(cases, backends=backends, dtypes=dtypes, probe=args.probe, pairs=pairs,
+                       conventions=conventions, timeout=args.timeout, jobs=jobs, **reference_options(args))
     shown = rows if not args.quiet else [r for r in rows if r.verdict != "pass"]
     print(tables.to_text(shown))
     notable = [r for r in rows if r.verdict != "pass"]
@@ -131,6 +161,7 @@ def _run(args, target):
         for path in target.write(tables.run_files(rows), "run"):
             print(f"wrote {path}")
     print(f"\n{len(cases)} cases, {len(rows)} rows: {tables.summary_line(rows)}")
+    _print_cache_summary()
     return 1 if runner.failed(rows) else 0
 
 
@@ -170,7 +201,9 @@ def _report(args, target):
     if selection is None:
         return 2
     cases, errors = selection
-    results = report.compute(cases, backends, tuple(args.dtypes or DTYPES), args.probe, timeout=args.timeout,
+    dtypes = tuple(args.dtypes or DTYPES)
+    jobs = _jobs(args, sum(1 for c in cases for d in c.dtypes if d in dtypes))
+    results = report.compute(cases, backends, dtypes, args.probe, timeout=args.timeout, jobs=jobs,
                              **reference_options(args))
     results.rows[:0] = runner.load_error_rows(errors)
     written = target.write(report.render(results), "report")
@@ -180,6 +213,7 @@ def _report(args, target):
     print(f"wrote {len(written)} files into {args.results}/ (report: {args.results / 'report.html'})")
     print(f"{len(cases)} cases, {len(results.rows)} rows: {tables.summary_line(results.rows)}; "
           f"{len(results.divergences)} trajectories, {len(results.flow_cells)} gradient-flow cells")
+    _print_cache_summary()
     return 1 if notable else 0
 
 

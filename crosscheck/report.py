@@ -179,47 +179,116 @@ class Results:
     conventions_table: object = None  # the special points' conventions table (crosscheck.conventions)
 
 
-def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=guard.DEFAULT_TIMEOUT,
+def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=guard.DEFAULT_TIMEOUT, jobs=1,
             **reference_options) -> Results:
     """Everything the report shows, computed in memory (nothing is written here). ``timeout`` limits each
-    case per dtype, and each training run (see :mod:`crosscheck.guard`)."""
-    numeric = backend_registry.get("numeric")
+    case per dtype, and each training run (see :mod:`crosscheck.guard`). ``jobs`` > 1 spreads the work over
+    that many processes (:mod:`crosscheck.parallel`): the same results, in the same order."""
     instances = [backend_registry.get(n) if isinstance(n, str) else n for n in backend_names]
 
     def applying(case):
         return sum(1 for b in instances if b.applies(case))
 
     bar = progress or Progress(sum(applying(c) * sum(1 for d in c.dtypes if d in dtypes) for c in cases))
+    if jobs > 1:
+        from . import parallel
+
+        reason = parallel.why_serial(cases, instances)
+        if reason is None:
+            return _compute_parallel(cases, instances, dtypes, probe, bar, applying, timeout, jobs,
+                                     reference_options)
+        parallel.note_serial(reason)
     pairs, conventions = [], []
     rows = runner.run(cases, instances, dtypes, probe=probe, pairs=pairs, conventions=conventions, timeout=timeout,
                       **reference_options,
                       progress=lambda case, dtype: bar.advance(applying(case), f"{case.name} {dtype}"))
     bar.close()
-    runnable = [b for b in instances if not b.unavailable()]
     trajs, divs = [], []
     for case in cases:
         if case.training is not None:
-            try:  # a case that hangs or exits already has its error rows from the run above
-                with guard.time_limit(timeout, f"training run of case {case.name!r}"):
-                    t, d = trajectories.compare_trajectories(case, matrix.binding_every_op(runnable, case), dtypes,
-                                                             checkpoints=tuple(seed.XOR_EPOCHS))
-            except (guard.CaseTimeout, SystemExit):
-                continue
-            trajs.extend(t)
-            divs.extend(d)
+            trained = train_case(case, instances, dtypes, timeout)
+            if trained is not None:
+                trajs.extend(trained[0])
+                divs.extend(trained[1])
     catalogue = {c.name: c for c in cases}
+    return _results(rows, pairs, conventions, trajs, divs, studies(catalogue, instances, dtypes), cases, instances)
+
+
+def train_case(case, instances, dtypes, timeout, checkpoints=tuple(seed.XOR_EPOCHS)):
+    """(trajectories, divergences) of one case's training on every backend that binds its ops, or None when it
+    runs past ``timeout`` or exits (its error rows come from the judging run)."""
+    runnable = [b for b in instances if not b.unavailable()]
+    try:
+        with guard.time_limit(timeout, f"training run of case {case.name!r}"):
+            return trajectories.compare_trajectories(case, matrix.binding_every_op(runnable, case), dtypes,
+                                                     checkpoints=checkpoints)
+    except (guard.CaseTimeout, SystemExit):
+        return None
+
+
+def studies(catalogue, instances, dtypes):
+    """(gradient-flow cells, the article's tables but the training one, the conventions table)."""
+    numeric = backend_registry.get("numeric")
+    runnable = [b for b in instances if not b.unavailable()]
     cells = [c for dtype in dtypes for c in flow.gradient_flow(catalogue, runnable, dtype)]
-    f64 = [c for c in cells if c.dtype == "float64"]
     seed_tables = {
         "seed_chain_rule": seed.chain_rule(catalogue, runnable, numeric),
         "seed_local_gradients": seed.local_gradients(catalogue, runnable, numeric),
         "seed_xor_gradient_check": seed.xor_gradient_check(catalogue, runnable, numeric),
-        "seed_xor_training": seed.xor_training(divs, trajs),
-        "seed_gradient_flow": seed.gradient_flow(f64),
     }
-    return Results(rows, pairs, trajs, divs, cells, seed_tables, conventions=conventions,
-                   conformance=matrix.conformance(cases, rows, instances),
-                   conventions_table=_conventions(cases, runnable))
+    return cells, seed_tables, _conventions(list(catalogue.values()), runnable)
+
+
+def _results(rows, pairs, conventions, trajs, divs, studied, cases, instances):
+    cells, seed_tables, conventions_table = studied
+    f64 = [c for c in cells if c.dtype == "float64"]
+    seed_tables = {**seed_tables, "seed_xor_training": seed.xor_training(divs, trajs),
+                   "seed_gradient_flow": seed.gradient_flow(f64)}
+    order = ("seed_chain_rule", "seed_local_gradients", "seed_xor_gradient_check", "seed_xor_training",
+             "seed_gradient_flow")
+    return Results(rows, pairs, trajs, divs, cells, {k: seed_tables[k] for k in order}, conventions=conventions,
+                   conformance=matrix.conformance(cases, rows, instances), conventions_table=conventions_table)
+
+
+def _compute_parallel(cases, instances, dtypes, probe, bar, applying, timeout, jobs, reference_options):
+    """:func:`compute` over worker processes: training runs first (the longest units), then the studies, then
+    every (case, dtype) judged; put back together in the serial order."""
+    from . import parallel
+
+    options = dict(probe=probe, timeout=timeout, **reference_options)
+    trained = [c for c in cases if c.training is not None]
+    judged = [(c, d) for c in cases for d in c.dtypes if d in dtypes]
+    units = ([("train", (c.name, dtypes, timeout, tuple(seed.XOR_EPOCHS))) for c in trained]
+             + [("studies", (dtypes,))]
+             + [("judge", (c.name, d, options)) for c, d in judged])
+    first_judged = len(trained) + 1
+
+    def done(i, result):
+        if i >= first_judged:
+            case, dtype = judged[i - first_judged]
+            bar.advance(applying(case), f"{case.name} {dtype}")
+
+    def lost(i, message):
+        if i < first_judged:  # a training run or the studies: left out, as a serial run leaves out a timed-out one
+            return None if i < len(trained) else ([], {}, None)
+        case, dtype = judged[i - first_judged]
+        return ([runner.Row(case.name, p, b.name, dtype, "error",
+                            message=f"case {case.name!r} ({case.location}) in {dtype}: {message}")
+                 for b in instances if b.applies(case) for p in case.wrt], [], [])
+
+    results = parallel.run_units(units, cases, instances, jobs, on_done=done, on_lost=lost)
+    bar.close()
+    rows, pairs, conventions = [], [], []
+    for unit_rows, unit_pairs, unit_conventions in results[first_judged:]:
+        rows.extend(unit_rows)
+        pairs.extend(unit_pairs)
+        conventions.extend(unit_conventions)
+    trajs, divs = [], []
+    for result in results[:len(trained)]:
+        if result is not None:
+            trajs.extend(result[0])
+            divs.extend(result[1])
+    return _results(rows, pairs, conventions, trajs, divs, results[len(trained)], cases, instances)
 
 
 def _conventions(cases, runnable):

@@ -533,7 +533,7 @@ def kink_conventions(case, dtype, evaluations, reference):
 
 def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"), progress=None, probe="all",
         pairs=None, method="auto", directions=DIRECTIONS, central_max=CENTRAL_MAX, conventions=None, oracle=True,
-        timeout=DEFAULT_TIMEOUT):
+        timeout=DEFAULT_TIMEOUT, jobs=1):
     """Judge every case in every dtype it declares (among ``dtypes``) on every backend named.
 
     ``probe="all"`` looks for kinks at every element (one-sided differences:
@@ -544,12 +544,23 @@ def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"),
     ``method``, ``directions`` and ``central_max`` choose how each input is
     checked (see :mod:`crosscheck.reference`). A case that runs past ``timeout`` seconds (per dtype) or
     calls ``sys.exit`` gives ``error`` rows and the run goes on (see :mod:`crosscheck.guard`).
+    ``jobs`` > 1 spreads the (case, dtype) units over that many processes (:mod:`crosscheck.parallel`),
+    with the same rows, pairs and conventions, in the same order.
     """
     if probe not in ("all", "failing"):
         raise ValueError(f"probe must be 'all' or 'failing', got {probe!r}")
-    numeric = backend_registry.get("numeric")
     instances = [backend_registry.get(b) if isinstance(b, str) else b for b in backends]
     instances = [b for b in instances if not b.reference]
+    options = dict(probe=probe, method=method, directions=directions, central_max=central_max, oracle=oracle,
+                   timeout=timeout)
+    if jobs > 1:
+        from . import parallel
+
+        reason = parallel.why_serial(cases, instances)
+        if reason is None:
+            return _run_parallel(cases, instances, dtypes, progress, pairs, conventions, options, jobs)
+        parallel.note_serial(reason)
+    numeric = backend_registry.get("numeric")
     rows = []
     for case in cases:
         for dtype in (d for d in case.dtypes if d in dtypes):
@@ -561,6 +572,33 @@ def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"),
             rows.extend(guarded_rows(case, dtype, instances, timeout, judged))
             if progress:
                 progress(case, dtype)
+    return rows
+
+
+def _run_parallel(cases, instances, dtypes, progress, pairs, conventions, options, jobs):
+    from . import parallel
+
+    units = [(case, dtype) for case in cases for dtype in case.dtypes if dtype in dtypes]
+
+    def done(i, result):
+        if progress:
+            progress(*units[i])
+
+    def lost(i, message):
+        case, dtype = units[i]
+        rows = [Row(case.name, p, b.name, dtype, "error", message=f"case {case.name!r} ({case.location}) in "
+                    f"{dtype}: {message}") for b in instances if b.applies(case) for p in case.wrt]
+        return rows, [], []
+
+    results = parallel.run_units([("judge", (case.name, dtype, options)) for case, dtype in units], cases,
+                                 instances, jobs, on_done=done, on_lost=lost)
+    rows = []
+    for unit_rows, unit_pairs, unit_conventions in results:
+        rows.extend(unit_rows)
+        if pairs is not None:
+            pairs.extend(unit_pairs)
+        if conventions is not None:
+            conventions.extend(unit_conventions)
     return rows
 
 

@@ -25,6 +25,9 @@ def _jax():
 
     if not jax.config.jax_enable_x64:
         jax.config.update("jax_enable_x64", True)
+    from .. import cache
+
+    cache.configure_jax(jax)  # compilations kept on disk between runs (once per process; off with --no-cache)
     return jax
 
 
