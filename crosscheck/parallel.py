@@ -112,11 +112,12 @@ _TASKS = {"judge": _judge, "train": _train, "studies": _studies}
 
 def _do(kind, args):
     """The unit's result, and the compilation-cache counts it added (summed in the main process)."""
-    from . import cache
+    from . import cache, runner
 
-    before = dict(cache.counts)
+    before, spent = dict(cache.counts), dict(runner.SPENT)
     result = _TASKS[kind](*args)
-    return result, {k: cache.counts[k] - before[k] for k in before}
+    return result, ({k: cache.counts[k] - before[k] for k in before},
+                    {k: v - spent.get(k, 0.0) for k, v in runner.SPENT.items()})
 
 
 # ------------------------------------------------------------------ in the main process
@@ -128,7 +129,7 @@ def run_units(units, cases, backends, jobs, on_done=None, on_lost=None):
     ``on_done(index, result)`` is called as each unit finishes (for a progress bar); ``on_lost(index, message)``
     gives the result of a unit whose worker died while running it alone.
     """
-    from . import cache
+    from . import cache, runner
 
     sources = {c.source for c in cases}
     selected = [(c.name, c.draw) for c in cases]
@@ -145,9 +146,11 @@ def run_units(units, cases, backends, jobs, on_done=None, on_lost=None):
             try:
                 for future in as_completed(futures):
                     i = futures[future]
-                    results[i], counted = future.result()
+                    results[i], (counted, spent) = future.result()
                     for k, v in counted.items():
                         cache.counts[k] += v
+                    for k, v in spent.items():
+                        runner.SPENT[k] = runner.SPENT.get(k, 0.0) + v
                     if on_done:
                         on_done(i, results[i])
             except BrokenProcessPool:

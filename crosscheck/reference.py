@@ -168,7 +168,15 @@ class Reference:
 
         ref = ParamReference("directional")
         shape, seed = self.point[param].shape, self.case.seed(f"{param}<directions>")
-        ref.direction = lambda k: rademacher_direction(shape, seed, k)
+        last = {}  # the direction drawn last: its stencil's evaluations ask for it in a row
+
+        def direction(k):
+            if k not in last:
+                last.clear()
+                last[k] = rademacher_direction(shape, seed, k)
+            return last[k]
+
+        ref.direction = direction
         ref.count = count
         ref.estimate = self.numeric.estimate_directional(self.case, self.point, param, self.value, ref.direction,
                                                          count)

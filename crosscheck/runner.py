@@ -8,6 +8,8 @@ float32 point, not at a nearby float64 one.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from . import backends as backend_registry
@@ -353,9 +355,22 @@ def _forward_check(case, backend, dtype, value, reference):
     return f"forward value {value:.10g} where the reference gives {ref:.10g} (difference {abs(value - ref):.2e})"
 
 
+#: seconds spent in each backend's evaluate and in the reference, in this process (the benchmarks read it to
+#: give each backend's cost per row; crosscheck.parallel adds its workers' seconds)
+SPENT = {}
+
+
 def _evaluate_isolated(backend, case, point, dtype):
     """``backend.evaluate`` on its own read-only copy of the inputs: a backend (or a hand-written backward)
     that writes into an input raises, and the error names the inputs it wrote."""
+    started = time.perf_counter()
+    try:
+        return _evaluate_read_only(backend, case, point, dtype)
+    finally:
+        SPENT[backend.name] = SPENT.get(backend.name, 0.0) + time.perf_counter() - started
+
+
+def _evaluate_read_only(backend, case, point, dtype):
     mine = {}
     for k, v in point.items():  # a read-only view: writing through it raises, and it costs no copy
         a = np.asarray(v).view()
@@ -565,8 +580,10 @@ def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"),
     for case in cases:
         for dtype in (d for d in case.dtypes if d in dtypes):
             def judged(case=case, dtype=dtype):
+                started = time.perf_counter()
                 ref = reference_for(case, dtype, numeric, method=method, directions=directions,
                                     central_max=central_max, oracle=oracle)
+                SPENT["reference"] = SPENT.get("reference", 0.0) + time.perf_counter() - started
                 return judge_case(case, dtype, instances, ref, probe, pairs, conventions)
 
             rows.extend(guarded_rows(case, dtype, instances, timeout, judged))

@@ -1,0 +1,130 @@
+"""Item 5: ``crosscheck report`` as the catalogue grows, cold and warm, over one and two processes.
+
+The catalogue at 1/4, 1/2 and all of its size (every 4th, every 2nd and every case, in catalogue order, through
+a case file that re-exports them: :data:`SUBSET`) is reported twice from a fresh compilation cache (the first
+run cold, the second warm) with ``-j 1``; the full catalogue also with ``-j 2``, cold and warm. Each run is a
+fresh process from the repository root, timed from start to exit. The floor is importing every installed
+framework and running a first op on each.
+
+The marginal cost of a row: each run also prints the seconds it spent in each backend's ``evaluate`` (and in the
+float64 reference) and the rows it wrote per backend; the slope of seconds against rows over the three sizes
+(least squares) is what one more row costs on that backend, warm.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .timing import run_process
+
+ROOT = Path(__file__).resolve().parent.parent
+FRACTIONS = ((4, "1/4"), (2, "1/2"), (1, "all"))
+#: a case file holding every k-th case of the shipped catalogue (k from the environment)
+SUBSET = """
+import os
+from pathlib import Path
+from crosscheck.catalogue import discover
+
+__crosscheck_cases__ = discover([Path({root!r}) / "cases"])[::int(os.environ["CROSSCHECK_BENCH_EVERY"])]
+"""
+#: ``crosscheck ARGS``, then the seconds per backend and the rows per backend it wrote
+WRAPPER = ("import json, sys, csv, collections\n"
+           "from crosscheck.cli import main\n"
+           "from crosscheck import runner\n"
+           "rc = main(sys.argv[1:])\n"
+           "print('SPENT ' + json.dumps(runner.SPENT))\n"
+           "sys.exit(rc)\n")
+FRAMEWORKS = {"torch": "import torch; torch.ones(2).sum()",
+              "jax": "import jax, jax.numpy as jnp; jnp.ones(2).sum().block_until_ready()",
+              "tensorflow": "import tensorflow as tf; tf.reduce_sum(tf.ones(2))",
+              "autograd": "import autograd.numpy as anp; anp.sum(anp.ones(2))"}
+
+
+def floor_code():
+    """Import every installed framework and run one op on each: the least any run that uses them costs."""
+    installed = [name for name in FRAMEWORKS if importlib.util.find_spec(name) is not None]
+    return installed, "; ".join(FRAMEWORKS[name] for name in installed)
+
+
+@dataclass
+class Run:
+    fraction: str
+    jobs: int
+    cache: str  # "cold" or "warm"
+    wall: float = float("nan")
+    rows: Counter = field(default_factory=Counter)  # backend -> rows written
+    spent: dict = field(default_factory=dict)  # backend (and "reference") -> seconds in evaluate
+    cache_line: str = ""
+    summary: str = ""
+
+
+def _report(run, folder, cache_dir, selection, log):
+    env = {**__import__("os").environ, "CROSSCHECK_CACHE_DIR": str(cache_dir),
+           "CROSSCHECK_BENCH_EVERY": str(dict((b, a) for a, b in FRACTIONS)[run.fraction])}
+    env.pop("CROSSCHECK_CACHE", None)
+    env.pop("CROSSCHECK_JOBS", None)
+    out = folder / f"results-{run.fraction.replace('/', '_')}-j{run.jobs}-{run.cache}"
+    argv = [sys.executable, "-c", WRAPPER, "report", *selection, "-j", str(run.jobs), "--results", str(out)]
+    proc = run_process(argv, cwd=ROOT, env=env)
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"{' '.join(argv[3:])} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
+    run.wall = proc.wall
+    for line in proc.stdout.splitlines():
+        if line.startswith("SPENT "):
+            run.spent = json.loads(line[len("SPENT "):])
+        elif line.startswith("jax compilation cache"):
+            run.cache_line = line
+        elif " cases, " in line and " rows" in line:
+            run.summary = line.split(";")[0]
+    with open(out / "rows.csv", newline="") as fh:
+        run.rows = Counter(r["backend"] for r in csv.DictReader(fh))
+    log(f"  {run.fraction} of the catalogue, -j {run.jobs}, {run.cache}: {run.wall:.1f} s ({run.summary}; "
+        f"{run.cache_line or 'no jax compilation'})")
+    return run
+
+
+def measure(*, quick=False, log=print):
+    """Every run of item 5, and the floor (three times, the median kept)."""
+    installed, code = floor_code()
+    floor = sorted(run_process([sys.executable, "-c", code], cwd=ROOT).wall for _ in range(3))[1]
+    log(f"  floor (import {', '.join(installed)} and one op each): {floor:.2f} s")
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="crosscheck-scaling-") as tmp:
+        tmp = Path(tmp)
+        subset = tmp / "subset"
+        subset.mkdir()
+        (subset / "catalogue_subset.py").write_text(SUBSET.format(root=str(ROOT)))
+        selection = ["--cases", str(subset)] + (["-k", "*sigmoid*"] if quick else [])
+        plan = [(f, 1) for _, f in FRACTIONS] + [("all", 2)]
+        for fraction, jobs in plan:
+            cache_dir = tmp / f"cache-{fraction.replace('/', '_')}-j{jobs}"  # a fresh one: the first run is cold
+            for state in ("cold", "warm"):
+                runs.append(_report(Run(fraction, jobs, state), tmp, cache_dir, selection, log))
+    return {"floor": floor, "frameworks": installed, "runs": runs}
+
+
+def marginal_costs(runs):
+    """backend -> (seconds per row, warm, from the slope over the sizes; rows at full size)."""
+    warm = [r for r in runs if r.cache == "warm" and r.jobs == 1]
+    out = {}
+    for backend in sorted({b for r in warm for b in r.rows}):
+        x = np.array([r.rows.get(backend, 0) for r in warm], dtype=float)
+        y = np.array([r.spent.get(backend, 0.0) for r in warm])
+        if len(set(x)) < 2:
+            continue
+        slope = float(np.polyfit(x, y, 1)[0])
+        out[backend] = (slope, int(x.max()))
+    return out
+
+
+def find(runs, fraction, jobs, cache):
+    return next((r for r in runs if (r.fraction, r.jobs, r.cache) == (fraction, jobs, cache)), None)
