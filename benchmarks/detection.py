@@ -20,7 +20,7 @@ import numpy as np
 from .mlp_case import hidden_for, numpy_point, tanh_mlp_case
 from .timing import round_robin
 
-DIRECTIONS = (1, 2, 4, 16)
+DIRECTIONS = (1, 16)  # the fewest, and the default
 POSITIONS = 3
 LOW, HIGH, STEPS = -12.0, 2.0, 12
 
@@ -84,11 +84,19 @@ def torch_planted(point, cotangent, index, delta, scale):
 
 
 def gradcheck_catches(point, cotangent, index, delta, scale):
+    """Whether gradcheck's fast mode flags the planted error. On a failure gradcheck recomputes the whole
+    Jacobian in slow mode to print it (seconds at P = 10⁴); only the verdict is wanted here, so that message is
+    skipped (the verdict is decided before it)."""
+    import importlib
+    from unittest import mock
+
     import torch
 
+    module = importlib.import_module("torch.autograd.gradcheck")
     f, params = torch_planted(point, cotangent, index, delta, scale)
     torch.manual_seed(0)  # gradcheck's fast mode draws its random vectors from torch's generator
-    return not torch.autograd.gradcheck(f, params, fast_mode=True, raise_exception=False)
+    with mock.patch.object(module, "_run_slow_mode_and_get_error", lambda *a, **k: ""):
+        return not torch.autograd.gradcheck(f, params, fast_mode=True, raise_exception=False)
 
 
 def threshold(catches, scale):

@@ -165,7 +165,23 @@ def _memory_size(e2e, **_):
             "as int8.")
 
 
-NOTES = {"memory size": _memory_size, "report": _report, "full": _full, "directional": _directional, "layers torch": _layers,
+def _scaling(**_):
+    return ("**The report at scale (section 5).** The cost a row adds is in the per-backend table: a backend "
+            "above the line pays per case for something other than its gradients (for jax: tracing and lowering "
+            "one function per case and dtype, which jax does even when the compiled executable comes from the "
+            "persistent cache; for TensorFlow: eager dispatch per op). `-j 2` can at best halve the part that is "
+            "spread (the judging, the training runs, the studies); rendering the report (plots, tables) stays in "
+            "one process, and each worker imports the frameworks again.")
+
+
+def _detection(**_):
+    return ("**Directional checks at equal detection power (section 6).** crosscheck's single direction catches "
+            "errors orders of magnitude smaller than gradcheck's fast mode (its tolerance comes from the finite "
+            "differences' own error estimate, not a fixed atol = 1e-5, rtol = 1e-3), but pays for that estimate: "
+            "six evaluations per direction (the Richardson stencil) against gradcheck's two.")
+
+
+NOTES = {"scaling": _scaling, "detection": _detection, "memory size": _memory_size, "report": _report, "full": _full, "directional": _directional, "layers torch": _layers,
          "layers jax": _layers, "memory": _memory, "imports": _imports}
 
 

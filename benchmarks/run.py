@@ -7,7 +7,10 @@
 2. crosscheck's check of a tanh MLP (P = 10²…10⁵ parameters) against torch.autograd.gradcheck (both
    modes) and jax.test_util.check_grads;
 3. the core's forward + backward against torch eager and jax jit, widths 16…4096, float32 and float64;
-4. peak memory of a numpy-only run and of a full run.
+4. peak memory of a numpy-only run and of a full run;
+5. the report at 1/4, 1/2 and all of the catalogue, cold and warm compilation caches, -j 1 and -j 2, and the
+   marginal cost of a row per backend;
+6. the directional check against gradcheck(fast_mode=True) at equal detection power.
 
 Not part of the test suite: tests/test_benchmarks_smoke.py only proves that ``--quick`` runs.
 """
@@ -77,7 +80,7 @@ def main(argv=None):
     if args.threads:
         limit_threads(args.threads)
     mode = QUICK if args.quick else FULL
-    from benchmarks import end_to_end, gradient_checks, layers, memory, render
+    from benchmarks import detection, end_to_end, gradient_checks, layers, memory, render, scaling
     from benchmarks.machine import machine
 
     def log(text):
@@ -97,12 +100,17 @@ def main(argv=None):
                             budget=mode["layer_budget"], log=log)
     log("4b: peak memory against the input's size")
     sizes = memory.measure(sizes=(10**4, 10**5) if args.quick else memory.SIZES, log=log)
+    log("5: the report as the catalogue grows, cold and warm, -j 1 and -j 2")
+    grown = scaling.measure(quick=args.quick, log=log)
+    log("6: directional checks at gradcheck's detection power")
+    detected = detection.measure(10**4 if args.quick else 10**5, repeats=mode["repeats"], budget=mode["budget"],
+                                 log=log)
     after = machine()
     command = "python benchmarks/run.py" + (" --quick" if args.quick else "") + (
         f" --threads {args.threads}" if args.threads != 1 else "") + (f" --cap {args.cap:g}" if args.cap != 120 else "")
     text = render.document(command=command, quick=args.quick, selection=mode["selection"], before=before,
                            after=after, wall=time.perf_counter() - started, e2e=e2e, checks=checks, layers=stacks,
-                           cap=args.cap, memory=sizes)
+                           cap=args.cap, memory=sizes, scaling=grown, detection=detected)
     from crosscheck.tables import write_atomic
 
     path = args.out / "benchmarks.md"
