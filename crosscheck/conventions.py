@@ -173,7 +173,7 @@ def add_section(doc, df, level=2):
     doc.text(f"At {len(df)} special points of the ops (kinks, ties, domain edges, saturation, singular matrices; "
              f"float64): {summary}. The rows that do not agree, with the mathematics, each backend's gradient and "
              f"the reason; every special point is in conventions.md / conventions.csv.")
-    doc.table(df[df["class"] != "agree"], "conventions", classes={"class": CLASS_COLOURS.get})
+    doc.table(df[df["class"] != "agree"], "conventions", classes={"class": CLASS_COLOURS.get}, below=["reason"])
 
 
 #: each class of disagreement coloured as the verdict it resembles (report.html)

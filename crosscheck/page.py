@@ -32,6 +32,8 @@ th{background:#f0f3f6;position:sticky;top:0;font-weight:600}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.zero{color:#9aa1a9;text-align:right}
 td.long{min-width:22em;max-width:48em}
+tr.below td{border-top:none;color:#3d444d;font-size:12px;padding:0 7px 5px 18px;background:#fafbfc}
+td.true{color:#1a7f37}td.false{color:#cf222e;font-weight:600}
 table.counts td{text-align:right;min-width:4.2em;font-variant-numeric:tabular-nums}
 table.counts td:first-child,table.counts td:nth-child(2){text-align:left;min-width:0}
 p.links{font-size:12.5px;margin:2px 0 10px;color:#57606a}
@@ -105,9 +107,10 @@ TEMPLATE = """<!DOCTYPE html>
 {%- if t.grid %} data-grid{% endif %}>
 <thead><tr>{% for c in t.columns %}<th>{{ c }}</th>{% endfor %}</tr></thead>
 <tbody>
-{% for row in part.rows %}<tr>{% for text, cls in row %}<td{% if cls %} class="{{ cls }}"{% endif %}>{{ text }}</td>
+{% for row, below in part.rows %}<tr>{% for text, cls in row %}<td{% if cls %} class="{{ cls }}"{% endif %}>{{ text }}</td>
 {%- endfor %}</tr>
-{% endfor %}</tbody></table></div>
+{% for name, text in below %}<tr class="below"><td colspan="{{ t.columns|length }}"><b>{{ name }}:</b> {{ text }}</td></tr>
+{% endfor %}{% endfor %}</tbody></table></div>
 {% if part.summary %}</details>{% endif %}
 {% endfor -%}
 {% if t.link %}<p class="links">Full table: <a href="{{ t.link }}.csv">{{ t.link }}.csv</a> · <a href="{{ t.link }}.md">.md</a> · <a href="{{ t.link }}.json">.json</a></p>
@@ -146,6 +149,8 @@ def _cell_class(value, column, verdicts, classes):
         return classes[column](value)
     if value in verdicts:
         return f"v-{value}"
+    if value in ("True", "False"):  # the article's tables: does crosscheck match the article?
+        return value.lower()
     if _NUMBER.match(value):
         return "num"
     if len(value) > 80:
@@ -155,10 +160,14 @@ def _cell_class(value, column, verdicts, classes):
 
 def table_block(df, link, options, verdicts):
     """The template's view of one table: columns, cells with their classes, parts (shown / collapsed)."""
-    columns = [str(c) for c in df.columns]
+    below = [str(c) for c in options.get("below", ()) if c in df.columns]
+    columns = [str(c) for c in df.columns if str(c) not in below]
     classes = options.get("classes", {})
-    rows = [[(str(v), _cell_class(str(v), c, verdicts, classes)) for v, c in zip(values, columns)]
-            for values in df.itertuples(index=False)]
+    rows = []
+    for values in df.itertuples(index=False):
+        cells = dict(zip(map(str, df.columns), map(str, values)))
+        rows.append(([(cells[c], _cell_class(cells[c], c, verdicts, classes)) for c in columns],
+                     [(c, cells[c]) for c in below if cells[c]]))
     collapse = options.get("collapse")  # (mask of rows to fold away, summary line)
     if collapse is not None:
         mask, summary = collapse

@@ -73,7 +73,8 @@ class Document:
         """A table; ``link`` names its .csv/.md/.json beside the report. Options (HTML): ``filter`` (a group
         name: a case / backend / dtype / verdict filter above it), ``grid`` (columns are "backend dtype"),
         ``collapse`` ((mask, summary): the rows where mask is true folded into a ``<details>``; report.md
-        shows the others and the summary), ``classes`` ({column: value -> CSS class}), ``css`` (the table's
+        shows the others and the summary), ``below`` (columns shown as a line under their row, for long
+        text), ``classes`` ({column: value -> CSS class}), ``css`` (the table's
         class), ``markdown`` (False: the HTML only; report.md gets a line linking the table)."""
         self.blocks.append(("table", df, link, options))
 
@@ -358,7 +359,17 @@ def _findings(doc, results, named):
                  f"message:")
         doc.table(pd.DataFrame([{"case": r.case, "param": r.param, "backend": r.backend, "dtype": r.dtype,
                                  "verdict": r.verdict, "message": r.message or r.note} for r in failing]),
-                  "discrepancies")
+                  "discrepancies", below=["message"])
+    parted = [d for d in results.divergences if d.predictions_agree is False or d.error]
+    if parted:
+        doc.heading("Training runs that part ways", 3)
+        doc.text(f"{len(parted)} training runs end with predictions other than the hand-written backward's (or "
+                 f"stop on an error): every gradient may pass its check and the runs still differ. The full "
+                 f"table is under Training trajectories (Studies).")
+        keep = [(d.case, d.backend, d.dtype) for d in parted]
+        df = named["trajectories"]
+        doc.table(df[[k in keep for k in zip(df["case"], df["backend"], df["dtype"])]].reset_index(drop=True),
+                  "trajectories", classes={"predictions agree": lambda v: v.lower() if v else None})
 
 
 def precision_ranking(precision, dtype):
@@ -427,14 +438,15 @@ def _full_tables(doc, results, named):
     doc.part("Full tables", "tables")
     if len(long):
         grid = named["summary"]
-        passing = [all(v in ("pass", "") for v in values[1:]) for values in grid.itertuples(index=False)]
+        passing = [all(v in ("pass", "skipped", "") for v in values[1:]) for values in grid.itertuples(index=False)]
         doc.heading("Verdict grid: case × backend and dtype", 3)
         doc.raw('<p id="legend">What the verdicts mean:</p>', "What the verdicts mean:")
         doc.table(verdict_legend(VERDICTS), classes={"verdict": lambda v: f"v-{v}"})
         doc.text(f"The worst verdict of each case on each backend and dtype. Shown: the {len(passing) - sum(passing)} "
-                 f"cases where some backend does not plainly pass; the {sum(passing)} others are folded.")
+                 f"cases where some backend does not plainly pass; folded: the {sum(passing)} where every backend "
+                 f"that runs the case passes.")
         doc.table(grid, "summary", filter="grid", grid=True,
-                  collapse=(passing, f"{sum(passing)} cases where every backend passes"))
+                  collapse=(passing, f"{sum(passing)} cases where every backend that runs them passes"))
         doc.heading("Errors at a glance", 3)
         doc.image("error_heatmap.png", plots.error_heatmap(long), "worst error ÷ tolerance per case and backend")
         doc.heading("Every row", 3)

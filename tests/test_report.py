@@ -80,7 +80,7 @@ def test_the_html_stands_alone(written):
     assert anchors and all(f'id="{a[1:]}"' in html for a in anchors)  # the contents line: parts of the page
     links = [link for link in re.findall(r'href="([^"]*)"', html) if not link.startswith("#")]
     assert links and all("/" not in link and (written / link).is_file() for link in links)  # the tables beside it
-    assert {"summary.csv", "discrepancies.md", "rows.json"} <= set(links) | {"rows.json"}
+    assert {"summary.csv", "rows.md", "verdict_counts.csv", "conventions.csv"} <= set(links)
 
 
 def test_the_article_tables_match(written):

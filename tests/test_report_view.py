@@ -129,7 +129,8 @@ def test_the_planted_failure_is_a_finding_with_its_message(written):
     assert re.search(r"^\| broken \| x \| core \| float64 \| error \| .*RuntimeError: not ready", findings, re.M)
     page = (written / "report.html").read_text()
     section = page[page.index('<section id="findings">'):page.index("</section>")]
-    assert '<td class="v-fail">fail</td><td class="long">case &#39;wrong&#39;, parameter &#39;x&#39;' in section
+    assert '<td class="v-fail">fail</td></tr>' in section  # its message on the line under the row:
+    assert '<b>message:</b> case &#39;wrong&#39;, parameter &#39;x&#39;, backend handwritten' in section
     grid = re.search(r'<table class="" data-filter="grid" data-grid>.*?</table>', page, re.S).group(0)
     header = re.findall(r"<th>([^<]*)</th>", grid)
     wrong = re.search(r"<tr><td>wrong</td>(.*?)</tr>", grid).group(1)
