@@ -107,10 +107,7 @@ TEMPLATE = """<!DOCTYPE html>
 {%- if t.grid %} data-grid{% endif %}>
 <thead><tr>{% for c in t.columns %}<th>{{ c }}</th>{% endfor %}</tr></thead>
 <tbody>
-{% for row, below in part.rows %}<tr>{% for text, cls in row %}<td{% if cls %} class="{{ cls }}"{% endif %}>{{ text }}</td>
-{%- endfor %}</tr>
-{% for name, text in below %}<tr class="below"><td colspan="{{ t.columns|length }}"><b>{{ name }}:</b> {{ text }}</td></tr>
-{% endfor %}{% endfor %}</tbody></table></div>
+{{ part.rows }}</tbody></table></div>
 {% if part.summary %}</details>{% endif %}
 {% endfor -%}
 {% if t.link %}<p class="links">Full table: <a href="{{ t.link }}.csv">{{ t.link }}.csv</a> · <a href="{{ t.link }}.md">.md</a> · <a href="{{ t.link }}.json">.json</a></p>
@@ -158,24 +155,45 @@ def _cell_class(value, column, verdicts, classes):
     return None
 
 
+def _row_html(cells, below, width):
+    """One table row (and its lines below), escaped: built here rather than in the template, since a long
+    table has thousands of rows."""
+    from markupsafe import escape  # as the template escapes
+
+    out = "<tr>" + "".join(f'<td class="{cls}">{escape(text)}</td>' if cls else f"<td>{escape(text)}</td>"
+                           for text, cls in cells) + "</tr>\n"
+    for name, text in below:
+        out += f'<tr class="below"><td colspan="{width}"><b>{escape(name)}:</b> {escape(text)}</td></tr>\n'
+    return out
+
+
+def _join(rows):
+    from markupsafe import Markup
+
+    return Markup("".join(rows))
+
+
 def table_block(df, link, options, verdicts):
     """The template's view of one table: columns, cells with their classes, parts (shown / collapsed)."""
     below = [str(c) for c in options.get("below", ()) if c in df.columns]
     columns = [str(c) for c in df.columns if str(c) not in below]
     classes = options.get("classes", {})
+    names = [str(c) for c in df.columns]
+    shown, under = [names.index(c) for c in columns], [names.index(c) for c in below]
     rows = []
-    for values in df.itertuples(index=False):
-        cells = dict(zip(map(str, df.columns), map(str, values)))
-        rows.append(([(cells[c], _cell_class(cells[c], c, verdicts, classes)) for c in columns],
-                     [(c, cells[c]) for c in below if cells[c]]))
+    for values in df.astype(str).to_numpy().tolist():
+        rows.append(([(values[i], _cell_class(values[i], names[i], verdicts, classes)) for i in shown],
+                     [(names[i], values[i]) for i in under if values[i]]))
+    rows = [_row_html(cells, below, len(columns)) for cells, below in rows]
     collapse = options.get("collapse")  # (mask of rows to fold away, summary line)
     if collapse is not None:
         mask, summary = collapse
         shown = [r for r, folded in zip(rows, mask) if not folded]
         folded = [r for r, folded in zip(rows, mask) if folded]
-        parts = [{"rows": shown, "summary": None}] + ([{"rows": folded, "summary": summary}] if folded else [])
+        parts = [{"rows": _join(shown), "summary": None}] + ([{"rows": _join(folded), "summary": summary}]
+                                                             if folded else [])
     else:
-        parts = [{"rows": rows, "summary": None}]
+        parts = [{"rows": _join(rows), "summary": None}]
     grid = bool(options.get("grid"))
     selects = []
     if options.get("filter"):
