@@ -31,7 +31,7 @@ CASES = """
 
     @case(x=inputs.normal(3))
     def broken(nn, x):
-        raise RuntimeError("not ready")
+        raise RuntimeError("not <b>ready</b> | yet")
 
     @case(x=inputs.fixed([0.0, 1.0]))
     def kinked(nn, x):
@@ -126,9 +126,11 @@ def test_the_planted_failure_is_a_finding_with_its_message(written):
     findings = md[md.index("## Findings"):md.index("## Full tables")]
     assert re.search(r"^\| wrong \| x \| handwritten \| float64 \| fail \| case 'wrong', parameter 'x', backend "
                      r"handwritten, dtype float64: 3 of 3 elements outside tolerance; worst at x\[0\]", findings, re.M)
-    assert re.search(r"^\| broken \| x \| core \| float64 \| error \| .*RuntimeError: not ready", findings, re.M)
+    assert re.search(r"^\| broken \| x \| core \| float64 \| error \| .*RuntimeError: not &lt;b&gt;ready&lt;/b&gt; "
+                     r"\\\| yet \|$", findings, re.M)  # HTML and a pipe in a message: text in one cell
     page = (written / "report.html").read_text()
     section = page[page.index('<section id="findings">'):page.index("</section>")]
+    assert "not &lt;b&gt;ready&lt;/b&gt; | yet" in section and "<b>ready</b>" not in page
     assert '<td class="v-fail">fail</td></tr>' in section  # its message on the line under the row:
     assert '<b>message:</b> case &#39;wrong&#39;, parameter &#39;x&#39;, backend handwritten' in section
     grid = re.search(r'<table class="" data-filter="grid" data-grid>.*?</table>', page, re.S).group(0)
@@ -136,6 +138,22 @@ def test_the_planted_failure_is_a_finding_with_its_message(written):
     wrong = re.search(r"<tr><td>wrong</td>(.*?)</tr>", grid).group(1)
     cells = re.findall(r"<td(?: class=\"([^\"]*)\")?>([^<]*)</td>", wrong)
     assert cells[header.index("handwritten float64") - 1] == ("v-fail", "fail")
+
+
+def test_report_md_renders_as_meant(written):
+    """report.md through a CommonMark renderer with tables (as GitHub's): one <table> per Markdown table, every
+    row with the header's cells, no markup from a message, and each "Full table:" line a paragraph of its own."""
+    markdown_it = pytest.importorskip("markdown_it")
+    text = (written / "report.md").read_text()
+    rendered = markdown_it.MarkdownIt("commonmark").enable("table").render(text)
+    assert rendered.count("<table>") == len(re.findall(r"^\|---", text, re.M)) >= 6
+    for table in re.findall(r"<table>.*?</table>", rendered, re.S):
+        widths = {len(re.findall(r"<t[hd]", row)) for row in re.findall(r"<tr>.*?</tr>", table, re.S)}
+        assert len(widths) == 1, table[:300]
+    assert "<b>ready</b>" not in rendered and "&lt;b&gt;ready&lt;/b&gt; | yet" in rendered
+    assert rendered.count("<p>Full table:") == text.count("\nFull table:")
+    headings = re.findall(r"<h2>(.*?)</h2>", rendered)
+    assert headings[0] == "Findings" and headings[-1] == "Full tables"
 
 
 def test_markdown_escapes_html_and_pipes_in_case_names(tmp_path):
@@ -250,8 +268,8 @@ def test_report_html_in_a_real_browser(written, seen, tmp_path_factory, record_p
 
 
 def test_the_browser_check_fails_on_a_broken_page(written, tmp_path):
-    """The same check on pages broken on purpose: an image that does not load, the findings section gone, a
-    table too wide for the narrow window."""
+    """The same check on a page broken on purpose: an image that does not load, the findings section gone, a
+    line too wide for the narrow window, the colour of a verdict lost."""
     if browser.skip_reason() is not None:
         pytest.skip(browser.skip_reason())
     page = (written / "report.html").read_text()
@@ -259,6 +277,7 @@ def test_the_browser_check_fails_on_a_broken_page(written, tmp_path):
     broken = page.replace('src="data:image/png;base64,', 'src="data:image/png;base64,broken', 1)
     broken = broken[:start] + broken[end:]
     broken = broken.replace("</body>", '<div style="width:1600px">a wide line</div></body>')
+    broken = broken.replace(".v-fail{background:", ".v-gone{background:")  # the failures' colour lost
     for name in ("summary.csv", "rows.csv"):  # the links resolve beside it
         (tmp_path / name).write_text((written / name).read_text())
     (tmp_path / "report.html").write_text(broken)
@@ -266,3 +285,4 @@ def test_the_browser_check_fails_on_a_broken_page(written, tmp_path):
     assert any(p.startswith("the findings section is not first") for p in found), found
     assert any(p.startswith("image 0 did not load") for p in found), found
     assert any(p.startswith("horizontal overflow") for p in found), found
+    assert any(p.startswith("a fail cell shows rgba(0, 0, 0, 0)") for p in found), found
