@@ -189,6 +189,7 @@ class Results:
     conventions: list = field(default_factory=list)  # kink conventions: compare.Convention records
     conformance: tuple = None  # (matrix, counts) DataFrames: ops × backends (crosscheck.matrix)
     conventions_table: object = None  # the special points' conventions table (crosscheck.conventions)
+    explorer: dict = None  # the interactive figures' data (crosscheck.explorer, issue 18)
 
 
 def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=guard.DEFAULT_TIMEOUT,
@@ -296,8 +297,11 @@ def build(results: Results):
     if studies.blocks:  # a user's case folder may have none of them: no empty part
         doc.part("Studies", "studies")
         doc.blocks += studies.blocks
-    # ---- Interactive figures (issue 18, crosscheck/explorer.py) go here, right after the studies:
-    # ---- doc.part("Interactive figures", "explorer") and its doc.raw(html, markdown) blocks.
+    if results.explorer:  # issue 18: the interactive figures (crosscheck/explorer.py), right after the studies
+        from . import explorer
+
+        doc.part("Interactive figures", "explorer")
+        doc.raw(explorer.html(results.explorer), explorer.markdown(results.explorer))
     _full_tables(doc, results, named)
     return named, doc
 
