@@ -181,7 +181,8 @@ def table_block(df, link, options, verdicts):
     names = [str(c) for c in df.columns]
     shown, under = [names.index(c) for c in columns], [names.index(c) for c in below]
     rows = []
-    for values in df.astype(str).to_numpy().tolist():
+    for values in df.to_numpy(dtype=object).tolist():
+        values = [str(v) for v in values]  # as written (a missing value: nan)
         rows.append(([(values[i], _cell_class(values[i], names[i], verdicts, classes)) for i in shown],
                      [(names[i], values[i]) for i in under if values[i]]))
     rows = [_row_html(cells, below, len(columns)) for cells, below in rows]
@@ -211,13 +212,24 @@ def table_block(df, link, options, verdicts):
             "filter": options.get("filter"), "grid": grid, "selects": selects, "count": len(rows)}
 
 
+def _anchor(text, taken):
+    """A heading's id: its words in lower case joined by '-', numbered when taken (the same text twice)."""
+    base = "-".join(re.findall(r"[a-z0-9]+", text.lower())) or "section"
+    anchor, n = base, 1
+    while anchor in taken:
+        n += 1
+        anchor = f"{base}-{n}"
+    taken.add(anchor)
+    return anchor
+
+
 def render(blocks, images, verdict_colours, title="crosscheck report"):
     """The page's HTML from the document's blocks (see :class:`crosscheck.report.Document`)."""
     import jinja2
     from markupsafe import Markup
 
     style = STYLE + "".join(f".v-{v}{{background:{c}}}" for v, c in verdict_colours.items())
-    view, nav, open_part = [], [], False
+    view, nav, open_part, anchors = [], [], False, set()
     for block in blocks:
         kind = block[0]
         if kind == "part":
@@ -228,7 +240,8 @@ def render(blocks, images, verdict_colours, title="crosscheck report"):
             nav.append((anchor, title_text))
             open_part = True
         elif kind == "heading":
-            view.append({"kind": "heading", "level": block[1], "text": block[2], "nav": block[1] == 1})
+            view.append({"kind": "heading", "level": block[1], "text": block[2], "nav": block[1] == 1,
+                         "anchor": _anchor(block[2], anchors) if block[1] > 2 else None})
         elif kind == "text":
             view.append({"kind": "text", "html": inline(block[1])})
         elif kind == "raw":

@@ -5,8 +5,9 @@
 
 Writes docs/report-first-screen.png (the first screen at 1366 × 768) and docs/report-narrow.png (the top of the
 page at 500 px, headless Chromium's narrowest window). Run it after `crosscheck report` regenerates results/.
-Needs Debian's chromium (or chrome) on PATH; exits 2 with the reason when there is none, or when the report
-is missing. Chromium's PNGs carry no timestamp: the same report gives the same files on the same Chromium.
+It then checks the acceptance of the first screen: the verdict counts end and the disagreements (when the run
+has special points) begin within 768 px, else it exits 1. Needs Debian's chromium (or chrome) on PATH; exits 2
+with the reason when there is none, or when the report is missing. Chromium's PNGs carry no timestamp: the same report gives the same files on the same Chromium.
 """
 
 from __future__ import annotations
@@ -22,6 +23,22 @@ from tests import browser  # noqa: E402  (the repository's headless-Chromium hel
 
 #: file name -> window size (width, height) in CSS pixels
 SHOTS = {"report-first-screen.png": (1366, 768), "report-narrow.png": (500, 1100)}
+FIRST_SCREEN = SHOTS["report-first-screen.png"]
+#: where, on the first screen, the verdict counts end and the disagreements begin (px from the top; -1: absent)
+WHERE = """
+const at = (id, edge) => { const h = document.getElementById(id); if (!h) return -1;
+  const box = edge === 'bottom' ? h.nextElementSibling : h; return Math.round(box.getBoundingClientRect()[edge]); };
+document.body.setAttribute('data-where', at('verdicts-per-backend-and-dtype', 'bottom') + ' '
+  + at('where-the-frameworks-disagree', 'top'));
+"""
+
+
+def first_screen(report):
+    """(bottom of the verdict counts table, top of 'Where the frameworks disagree') in px, -1 where absent."""
+    import re
+
+    dom = browser.probe(report, WHERE, size=FIRST_SCREEN)
+    return tuple(int(v) for v in re.search(r'data-where="(-?\d+) (-?\d+)"', dom).groups())
 
 
 def main(argv=None):
@@ -41,6 +58,14 @@ def main(argv=None):
         (args.out / name).unlink(missing_ok=True)  # a stale picture must not pass for a new one
         shot = browser.screenshot(args.report, args.out / name, size=size)
         print(f"wrote {shot} ({size[0]} × {size[1]})")
+    counts, disagree = first_screen(args.report)
+    height = FIRST_SCREEN[1]
+    print(f"first screen ({height} px high): the verdict counts end at {counts} px, the disagreements start at "
+          f"{disagree} px")
+    if not 0 < counts <= height or disagree >= height:
+        print("screenshots.py: the first screen does not show the verdict counts and the start of the "
+              "disagreements", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -286,3 +286,23 @@ def test_the_browser_check_fails_on_a_broken_page(written, tmp_path):
     assert any(p.startswith("image 0 did not load") for p in found), found
     assert any(p.startswith("horizontal overflow") for p in found), found
     assert any(p.startswith("a fail cell shows rgba(0, 0, 0, 0)") for p in found), found
+
+
+def test_the_screenshot_script_draws_the_readme_pictures(written, tmp_path):
+    """scripts/screenshots.py: two PNGs of the asked sizes, and exit 1 on a page whose first screen lacks the
+    verdict counts."""
+    if browser.skip_reason() is not None:
+        pytest.skip(browser.skip_reason())
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("screenshots", Path(__file__).parent.parent / "scripts" /
+                                                  "screenshots.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main(["--report", str(written / "report.html"), "--out", str(tmp_path / "shots")]) == 0
+    for name, (width, height) in script.SHOTS.items():
+        assert _pixels((tmp_path / "shots" / name).read_bytes()).shape[:2] == (height, width), name
+    page = (written / "report.html").read_text()
+    start = page.index('<h3 id="verdicts-per-backend-and-dtype">')
+    (tmp_path / "report.html").write_text(page[:start] + '<div style="height:2000px"></div>' + page[start:])
+    assert script.main(["--report", str(tmp_path / "report.html"), "--out", str(tmp_path / "pushed")]) == 1
