@@ -486,6 +486,7 @@ def _full_tables(doc, results, named):
     _add_conformance(doc, results)
     doc.heading("Versions", 3)
     doc.table(tables.versions())
+    _files_line(doc, "versions.md")
 
 
 def _add_conformance(doc, results):
@@ -498,6 +499,13 @@ def _add_conformance(doc, results):
              "cases need a missing op), skipped (not installed). Also in conformance.md and conformance.csv.")
     doc.table(results.conformance[1])
     doc.table(results.conformance[0])
+    _files_line(doc, "conformance.csv", "conformance.md")
+
+
+def _files_line(doc, *names):
+    """A table's files beside the report, for a table whose files are not the usual .csv/.md/.json."""
+    doc.raw('<p class="links">Full table: ' + " · ".join(f'<a href="{n}">{n}</a>' for n in names) + "</p>",
+            "Full table: " + " · ".join(f"[{n}]({n})" for n in names))
 
 
 def _conformance_files(results):
