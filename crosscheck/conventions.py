@@ -164,16 +164,21 @@ def counts(df):
     return {c: int((df["class"] == c).sum()) for c in CLASSES if len(df)}
 
 
-def add_section(doc, df):
+def add_section(doc, df, level=2):
     """The report's opening findings: which frameworks disagree, where, and why."""
     if df is None or not len(df):
         return
-    doc.heading("Where the frameworks disagree")
+    doc.heading("Where the frameworks disagree", level)
     summary = ", ".join(f"{n} {c}" for c, n in counts(df).items())
     doc.text(f"At {len(df)} special points of the ops (kinks, ties, domain edges, saturation, singular matrices; "
              f"float64): {summary}. The rows that do not agree, with the mathematics, each backend's gradient and "
              f"the reason; every special point is in conventions.md / conventions.csv.")
-    doc.table(df[df["class"] != "agree"], "conventions")
+    doc.table(df[df["class"] != "agree"], "conventions", classes={"class": CLASS_COLOURS.get}, below=["reason"])
+
+
+#: each class of disagreement coloured as the verdict it resembles (report.html)
+CLASS_COLOURS = {"agree": "v-pass", "different valid subgradients": "v-kink", "NaN in one": "v-nan",
+                 "outside the subdifferential or wrong": "v-fail"}
 
 
 def render(df) -> dict:

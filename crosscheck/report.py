@@ -14,9 +14,7 @@ Files: the tables (``rows``, ``summary``, ``pairwise``, ``pairwise_worst``,
 
 from __future__ import annotations
 
-import base64
 import html
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,10 +52,16 @@ class Progress:
 
 @dataclass
 class Document:
-    """The report as blocks, rendered once as Markdown and once as HTML."""
+    """The report as blocks, rendered once as Markdown (report.md) and once as HTML (report.html,
+    :mod:`crosscheck.page`). Blocks: ``part`` (a top-level section with an anchor: Findings, Studies, ...),
+    ``heading``, ``text`` (`code` spans allowed), ``table``, ``image`` and ``raw`` (HTML for the page, its
+    Markdown counterpart for report.md)."""
 
     blocks: list = field(default_factory=list)
     images: dict = field(default_factory=dict)  # file name -> PNG bytes
+
+    def part(self, title, anchor):
+        self.blocks.append(("part", title, anchor))
 
     def heading(self, text, level=2):
         self.blocks.append(("heading", level, text))
@@ -65,65 +69,73 @@ class Document:
     def text(self, text):
         self.blocks.append(("text", text))
 
-    def table(self, df, link=None):
-        self.blocks.append(("table", df, link))
+    def table(self, df, link=None, **options):
+        """A table; ``link`` names its .csv/.md/.json beside the report. Options (HTML): ``filter`` (a group
+        name: a case / backend / dtype / verdict filter above it), ``grid`` (columns are "backend dtype"),
+        ``collapse`` ((mask, summary): the rows where mask is true folded into a ``<details>``; report.md
+        shows the others and the summary), ``below`` (columns shown as a line under their row, for long
+        text), ``classes`` ({column: value -> CSS class}), ``css`` (the table's
+        class), ``markdown`` (False: the HTML only; report.md gets a line linking the table)."""
+        self.blocks.append(("table", df, link, options))
 
     def image(self, name, png, caption):
         self.images[name] = png
         self.blocks.append(("image", name, caption))
 
+    def raw(self, html, markdown):
+        """A block given as is: ``html`` into report.html, ``markdown`` (plain Markdown) into report.md."""
+        self.blocks.append(("raw", html, markdown))
+
     def markdown(self):
         out = []
         for block in self.blocks:
             kind = block[0]
-            if kind == "heading":
+            if kind == "part":
+                out.append(f"## {block[1]}")
+            elif kind == "heading":
                 out.append("#" * block[1] + " " + block[2])
             elif kind == "text":
                 out.append(block[1])
+            elif kind == "raw":
+                out.append(block[2])
             elif kind == "table":
-                out.append(tables.markdown_table(block[1]).rstrip())
-                if block[2]:  # a blank line first: a line right below a table would render as one more row
-                    out.append("")
-                    out.append(f"Full table: [{block[2]}.csv]({block[2]}.csv) · [.md]({block[2]}.md) · "
-                               f"[.json]({block[2]}.json)")
+                _markdown_table(out, *block[1:])
             elif kind == "image":
                 out.append(f"![{block[2]}]({block[1]})")
             out.append("")
         return "\n".join(out)
 
     def html(self):
-        parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8"><title>crosscheck report</title>',
-                 "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
-                 "table{border-collapse:collapse;font-size:12px;margin:0.5em 0}"
-                 "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}th{background:#eee}"
-                 "img{max-width:100%}code{background:#f4f4f4}p.links{font-size:13px;margin-top:0}"
-                 + "".join(f".v-{v}{{background:{c}}}" for v, c in plots.VERDICT_COLOURS.items())
-                 + "</style></head><body>"]
-        for block in self.blocks:
-            kind = block[0]
-            if kind == "heading":
-                parts.append(f"<h{block[1]}>{html.escape(block[2])}</h{block[1]}>")
-            elif kind == "text":
-                parts.append(f"<p>{html.escape(block[1])}</p>")
-            elif kind == "table":
-                parts.append(_verdict_classes(block[1].to_html(index=False, escape=True, border=0)))
-                if block[2]:
-                    name = html.escape(block[2])
-                    parts.append(f'<p class="links">Full table: <a href="{name}.csv">{name}.csv</a> · '
-                                 f'<a href="{name}.md">.md</a> · <a href="{name}.json">.json</a></p>')
-            elif kind == "image":
-                data = base64.b64encode(self.images[block[1]]).decode()
-                parts.append(f'<figure><img alt="{html.escape(block[2])}" src="data:image/png;base64,{data}">'
-                             f"<figcaption>{html.escape(block[2])}</figcaption></figure>")
-        parts.append("</body></html>")
-        return "\n".join(parts) + "\n"
+        from . import page
+
+        return page.render(self.blocks, self.images, plots.VERDICT_COLOURS)
 
 
-def _verdict_classes(table_html):
-    """Each cell that holds just a verdict gets the verdict's class (its colour)."""
-    return re.sub(r"<td>([a-z-]+)</td>",
-                  lambda m: f'<td class="v-{m.group(1)}">{m.group(1)}</td>'
-                  if m.group(1) in plots.VERDICT_COLOURS else m.group(0), table_html)
+def _markdown_table(out, df, link, options):
+    """A table into report.md: its rows (those not collapsed), then a blank line (a line right below a table
+    would render as one more row), then the links to its files."""
+    instead = options.get("markdown", True)
+    if isinstance(instead, tuple):  # another table stands for this one in report.md: (df, link)
+        df, link, options = instead[0], instead[1], {}
+        instead = True
+    if instead:
+        collapse = options.get("collapse")
+        if collapse is not None:
+            mask, summary = collapse
+            shown = df[[not m for m in mask]]
+            if len(shown):
+                out.append(tables.markdown_table(shown).rstrip())
+                out.append("")
+            if any(mask):
+                out.append(f"Not shown here: {summary}" + (f" (in [{link}.csv]({link}.csv))." if link else "."))
+        else:
+            out.append(tables.markdown_table(df).rstrip())
+    elif link:
+        out.append(f"{len(df)} rows, not repeated here (report.html has them with a filter).")
+    if link:
+        if out[-1] != "":
+            out.append("")
+        out.append(f"Full table: [{link}.csv]({link}.csv) · [.md]({link}.md) · [.json]({link}.json)")
 
 
 #: what each verdict means, for the report's legend (the README's table, shortened)
@@ -177,6 +189,7 @@ class Results:
     conventions: list = field(default_factory=list)  # kink conventions: compare.Convention records
     conformance: tuple = None  # (matrix, counts) DataFrames: ops × backends (crosscheck.matrix)
     conventions_table: object = None  # the special points' conventions table (crosscheck.conventions)
+    explorer: dict = None  # the interactive figures' data (crosscheck.explorer, issue 18)
 
 
 def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=guard.DEFAULT_TIMEOUT, jobs=1,
@@ -323,10 +336,12 @@ def flow_table(cells):
 
 
 def build(results: Results):
-    """(tables by name, Document) from the results."""
+    """(tables by name, Document) from the results: the findings first, then the studies, then the full
+    tables (the order of report.md and report.html alike)."""
     long = tables.frame(results.rows)
     named = {
         "rows": long,
+        "verdict_counts": verdict_counts(results.rows),
         "summary": tables.summary_pivot(long) if len(long) else long,
         "pairwise": tables.pairwise_table(results.pairs),
         "pairwise_worst": tables.pairwise_worst(results.pairs),
@@ -344,83 +359,222 @@ def build(results: Results):
     doc.text(f"{len({r.case for r in results.rows})} cases, {len(results.rows)} rows: {counts}. Each row is one "
              f"gradient (case, parameter, backend, dtype) against the float64 reference: a complex-step derivative "
              f"where the case is analytic, else finite differences with their own error estimate per element.")
-    doc.table(tables.versions())
-    _conventions_section(doc, results.conventions_table)
-    doc.heading("Verdicts")
-    doc.table(named["summary"], "summary")
-    doc.text("What the verdicts mean:")
-    doc.table(verdict_legend(VERDICTS))
-    doc.heading("Rows that are not a pass")
-    doc.table(named["discrepancies"], "discrepancies")
-    if len(named["kink_conventions"]):
-        doc.heading("Kink conventions: different valid subgradients")
-        doc.text("At these kinks the backends return different values, each between the left and right "
-                 "derivatives (so each row stays `kink`): the conventions differ, the mathematics allows both.")
-        doc.table(named["kink_conventions"], "kink_conventions")
-    doc.heading("Errors at a glance")
-    if len(long):
-        doc.image("error_heatmap.png", plots.error_heatmap(long), "worst error ÷ tolerance per case and backend")
-    if "pairwise_worst" in named:
-        doc.heading("Backends against each other")
-        doc.text("Worst relative difference between two backends' gradients over the cases where both pass every "
-                 "row (|a - b| / max(|a|, |b|), element-wise); every case, kinks included, in pairwise.csv.")
-        doc.table(named["pairwise_worst"], "pairwise")
-    if len(named["precision"]):
-        doc.heading("Precision below the tolerance")
-        doc.text("Each row's worst error in units in the last place of its dtype, at the reference (elements "
-                 "below eps·max|reference| left out), and how often a backend was the most precise of the backends "
-                 "on the same (case, parameter, dtype): differences a pass does not show.")
-        doc.table(named["precision"], "precision")
-    bindings = binding_table(sorted({r.backend for r in results.rows}, key=_backend_order))
-    if len(bindings):
-        doc.heading("How each framework computes an op")
-        doc.text("Ops a framework has no single native function for, and the composition used instead "
-                 "(every other op is the framework's own function); a row's note names those its case used.")
-        doc.table(bindings)
+    _findings(doc, results, named)
+    studies = Document(images=doc.images)
+    for add in STUDIES:
+        add(studies, results, named)
+    if studies.blocks:  # a user's case folder may have none of them: no empty part
+        doc.part("Studies", "studies")
+        doc.blocks += studies.blocks
+    if results.explorer:  # issue 18: the interactive figures (crosscheck/explorer.py), right after the studies
+        from . import explorer
+
+        doc.part("Interactive figures", "explorer")
+        doc.raw(explorer.html(results.explorer), explorer.markdown(results.explorer))
+    _full_tables(doc, results, named)
+    return named, doc
+
+
+# ------------------------------------------------------------------ the findings: what a reader came for
+
+
+def verdict_counts(rows):
+    """Per backend and dtype, how many rows got each verdict (every verdict a column, zeros included)."""
+    import pandas as pd
+
+    counts = {}
+    for r in rows:
+        counts.setdefault((r.backend, r.dtype), dict.fromkeys(VERDICTS, 0))[r.verdict] += 1
+    order = sorted(counts, key=lambda k: (_backend_order(k[0]), _DTYPE_ORDER.get(k[1], 9), k[1]))
+    return pd.DataFrame([{"backend": b, "dtype": d, **counts[b, d], "rows": sum(counts[b, d].values())}
+                         for b, d in order], columns=["backend", "dtype", *VERDICTS, "rows"])
+
+
+_DTYPE_ORDER = {"float64": 0, "float32": 1}
+
+
+def _nonzero(verdict):
+    return lambda value: f"v-{verdict}" if value not in ("0", "") else "zero"
+
+
+def _legend_chips(verdicts):
+    chips = "".join(f'<span class="chip v-{v}" title="{html.escape(VERDICT_MEANINGS.get(v, ""))}">{v}</span>'
+                    for v in verdicts)
+    return (f'<p class="legend">Verdict colours (hover for the meaning; the legend is above the verdict grid, '
+            f'<a href="#legend">Full tables</a>): {chips}</p>')
+
+
+def _findings(doc, results, named):
+    from . import conventions
+
+    doc.part("Findings", "findings")
+    if "verdict_counts" in named and len(named["verdict_counts"]):
+        doc.heading("Verdicts per backend and dtype", 3)
+        doc.table(named["verdict_counts"], "verdict_counts", css="counts",
+                  classes={v: _nonzero(v) for v in VERDICTS})
+        doc.raw(_legend_chips(VERDICTS), "What each verdict means: the legend above the verdict grid (Full tables).")
+    conventions.add_section(doc, results.conventions_table, level=3)
+    ranking = precision_ranking(named.get("precision"), "float32")
+    if ranking is not None and len(ranking):
+        doc.heading("Precision ranking in float32", 3)
+        doc.text("Backends in float32 against the float64 reference, most precise first: the median and worst "
+                 "error of a row in units in the last place of float32, and how often the backend was the most "
+                 "precise on the same (case, parameter). Every dtype in the precision table (Full tables).")
+        doc.table(ranking, "precision")
+    failing = [r for r in results.rows if r.verdict in runner.FAILING]
+    doc.heading("Failures", 3)
+    if not failing:
+        doc.text("None: no gradient outside its tolerance, no NaN where a number belongs, no error.")
+    else:
+        import pandas as pd
+
+        doc.text(f"{len(failing)} rows fail the run (verdict {', '.join(sorted(runner.FAILING))}), each with its "
+                 f"message:")
+        doc.table(pd.DataFrame([{"case": r.case, "param": r.param, "backend": r.backend, "dtype": r.dtype,
+                                 "verdict": r.verdict, "message": r.message or r.note} for r in failing]),
+                  "discrepancies", below=["message"])
+    parted = [d for d in results.divergences if d.predictions_agree is False or d.error]
+    if parted:
+        doc.heading("Training runs that part ways", 3)
+        doc.text(f"{len(parted)} training runs end with predictions other than the hand-written backward's (or "
+                 f"stop on an error): every gradient may pass its check and the runs still differ. The full "
+                 f"table is under Training trajectories (Studies).")
+        keep = [(d.case, d.backend, d.dtype) for d in parted]
+        df = named["trajectories"]
+        doc.table(df[[k in keep for k in zip(df["case"], df["backend"], df["dtype"])]].reset_index(drop=True),
+                  "trajectories", classes={"predictions agree": lambda v: v.lower() if v else None})
+
+
+def precision_ranking(precision, dtype):
+    """The precision table's rows for ``dtype``, ranked by median then worst ulps (a rank column first)."""
+    if precision is None or not len(precision):
+        return None
+    rows = precision[precision["dtype"] == dtype].copy()
+    key = [(float(m or "inf"), float(w or "inf")) for m, w in zip(rows["median ulps"], rows["worst ulps"])]
+    rows = rows.assign(_key=key).sort_values("_key", kind="stable").drop(columns="_key")
+    rows.insert(0, "rank", [str(i + 1) for i in range(len(rows))])
+    return rows.reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ the studies: one function each
+
+
+def _article_study(doc, results, named):
     seed_names = (("seed_chain_rule", "Chain rule"), ("seed_local_gradients", "Local gradients"),
                   ("seed_xor_gradient_check", "XOR: gradient check of W1"),
                   ("seed_xor_training", "XOR: training, lr = 1.0, 2000 epochs"),
                   ("seed_gradient_flow", "Gradient flow: mean |dL/dx| at the input"))
     present = [(name, title) for name, title in seed_names if name in named and len(named[name])]
-    if present:  # a user's case folder reproduces none of them: no empty heading
-        doc.heading("The article's figures, reproduced")
+    if not present:  # a user's case folder reproduces none of them: no empty heading
+        return
+    doc.heading("The article's tables, reproduced", 3)
     for name, title in present:
-        doc.heading(title, 3)
+        doc.heading(title, 4)
         doc.table(named[name], name)
-    if results.flow_cells:
-        doc.image("gradient_flow.png", plots.gradient_flow(results.flow_cells, seed.GRADIENT_FLOW),
-                  "gradient flow against depth, every backend (stars: the article)")
-        deepest = max(c.depth for c in results.flow_cells)
-        doc.image("layer_norms.png",
-                  plots.layer_norms([c for c in results.flow_cells if c.dtype == "float64"], deepest),
-                  f"per-layer weight-gradient norms, {deepest} layers, float64")
+
+
+def _gradient_flow_study(doc, results, named):
+    if not results.flow_cells:
+        return
+    doc.heading("Gradient flow in depth", 3)
+    doc.image("gradient_flow.png", plots.gradient_flow(results.flow_cells, seed.GRADIENT_FLOW),
+              "gradient flow against depth, every backend (stars: the article)")
+    deepest = max(c.depth for c in results.flow_cells)
+    doc.image("layer_norms.png",
+              plots.layer_norms([c for c in results.flow_cells if c.dtype == "float64"], deepest),
+              f"per-layer weight-gradient norms, {deepest} layers, float64")
+    df = named["gradient_flow"]
+    doc.table(df, "gradient_flow", collapse=([True] * len(df), f"every stack, backend and dtype ({len(df)} rows)"))
+
+
+def _trajectories_study(doc, results, named):
+    if not results.divergences:
+        return
+    doc.heading("Training trajectories", 3)
+    doc.text("Each backend trains from the same point; divergence is measured against the hand-written "
+             "backward (else the core's tape) at every step.")
+    doc.table(named["trajectories"], "trajectories")
+    if any(t.case == "xor_mlp" for t in results.trajectories):
+        doc.image("xor_loss.png", plots.xor_losses(results.trajectories), "XOR loss curves per backend")
+
+
+#: the studies part, in order: each adds its heading (level 3) and blocks, or nothing when the run has no data
+#: for it. A new study is a function (doc, results, named) appended here.
+STUDIES = [_article_study, _gradient_flow_study, _trajectories_study]
+
+
+# ------------------------------------------------------------------ the full tables
+
+
+def _full_tables(doc, results, named):
+    long = named["rows"]
+    doc.part("Full tables", "tables")
+    if len(long):
+        grid = named["summary"]
+        passing = [all(v in ("pass", "skipped", "") for v in values[1:]) for values in grid.itertuples(index=False)]
+        doc.heading("Verdict grid: case × backend and dtype", 3)
+        doc.raw('<p id="legend">What the verdicts mean:</p>', "What the verdicts mean:")
+        doc.table(verdict_legend(VERDICTS), classes={"verdict": lambda v: f"v-{v}"})
+        doc.text(f"The worst verdict of each case on each backend and dtype. Shown: the {len(passing) - sum(passing)} "
+                 f"cases where some backend does not plainly pass; folded: the {sum(passing)} where every backend "
+                 f"that runs the case passes.")
+        doc.table(grid, "summary", filter="grid", grid=True,
+                  collapse=(passing, f"{sum(passing)} cases where every backend that runs them passes"))
+        doc.heading("Errors at a glance", 3)
+        doc.image("error_heatmap.png", plots.error_heatmap(long), "worst error ÷ tolerance per case and backend")
+        doc.heading("Every row", 3)
+        doc.text("One row per gradient (case, parameter, backend, dtype): the worst absolute and relative error, "
+                 "the error in ulps and the cause of any verdict but a pass. report.md lists the rows that are not "
+                 "a pass.")
+        compact = long[["case", "param", "backend", "dtype", "verdict", "max_abs", "max_rel", "ulps"]].assign(
+            cause=[m or n for m, n in zip(long["message"], long["note"])])
+        doc.table(compact, "rows", filter="rows", markdown=(named["discrepancies"], "discrepancies"),
+                  collapse=([True] * len(compact), f"all {len(compact)} rows (the filter above applies)"))
+    if "pairwise_worst" in named:
+        doc.heading("Backends against each other", 3)
+        doc.text("Worst relative difference between two backends' gradients over the cases where both pass every "
+                 "row (|a - b| / max(|a|, |b|), element-wise); every case, kinks included, in pairwise.csv.")
+        doc.table(named["pairwise_worst"], "pairwise")
+    if len(named["precision"]):
+        doc.heading("Precision below the tolerance", 3)
+        doc.text("Each row's worst error in units in the last place of its dtype, at the reference (elements "
+                 "below eps·max|reference| left out), and how often a backend was the most precise of the backends "
+                 "on the same (case, parameter, dtype): differences a pass does not show.")
+        doc.table(named["precision"], "precision")
+    if len(named["kink_conventions"]):
+        doc.heading("Kink conventions: different valid subgradients", 3)
+        doc.text("At these kinks the backends return different values, each between the left and right "
+                 "derivatives (so each row stays `kink`): the conventions differ, the mathematics allows both.")
+        doc.table(named["kink_conventions"], "kink_conventions")
+    bindings = binding_table(sorted({r.backend for r in results.rows}, key=_backend_order))
+    if len(bindings):
+        doc.heading("How each framework computes an op", 3)
+        doc.text("Ops a framework has no single native function for, and the composition used instead "
+                 "(every other op is the framework's own function); a row's note names those its case used.")
+        doc.table(bindings)
     _add_conformance(doc, results)
-    if results.divergences:
-        doc.heading("Training trajectories")
-        doc.text("Each backend trains from the same point; divergence is measured against the hand-written "
-                 "backward (else the core's tape) at every step.")
-        doc.table(named["trajectories"], "trajectories")
-        if any(t.case == "xor_mlp" for t in results.trajectories):
-            doc.image("xor_loss.png", plots.xor_losses(results.trajectories), "XOR loss curves per backend")
-    return named, doc
-
-
-def _conventions_section(doc, df):
-    from . import conventions
-
-    conventions.add_section(doc, df)
+    doc.heading("Versions", 3)
+    doc.table(tables.versions())
+    _files_line(doc, "versions.md")
 
 
 def _add_conformance(doc, results):
     """The conformance matrix's section of the report (its own files: :func:`_conformance_files`)."""
     if results.conformance is None:
         return
-    doc.heading("Conformance matrix: ops × backends")
+    doc.heading("Conformance matrix: ops × backends", 3)
     doc.text("A cell sums up the cases that call the op on that backend: pass, kink convention (a valid "
              "subgradient where the op has no derivative), expected, fail, missing (not bound), untested (its "
              "cases need a missing op), skipped (not installed). Also in conformance.md and conformance.csv.")
     doc.table(results.conformance[1])
     doc.table(results.conformance[0])
+    _files_line(doc, "conformance.csv", "conformance.md")
+
+
+def _files_line(doc, *names):
+    """A table's files beside the report, for a table whose files are not the usual .csv/.md/.json."""
+    doc.raw('<p class="links">Full table: ' + " · ".join(f'<a href="{n}">{n}</a>' for n in names) + "</p>",
+            "Full table: " + " · ".join(f"[{n}]({n})" for n in names))
 
 
 def _conformance_files(results):

@@ -13,6 +13,7 @@ only by the functions that need it).
 from __future__ import annotations
 
 import csv
+import html
 import io
 import os
 import tempfile
@@ -130,9 +131,10 @@ def to_text(rows) -> str:
 
 
 def _markdown(header, records) -> str:
-    """A GitHub Markdown table from a header and rows of cells (pipes escaped, newlines flattened)."""
+    """A GitHub Markdown table from a header and rows of cells (pipes escaped, newlines flattened, HTML's
+    &, < and > as entities: a case name or message renders as text, never as markup)."""
     def cell(v):
-        return str(v).replace("|", "\\|").replace("\n", " ")
+        return html.escape(str(v), quote=False).replace("|", "\\|").replace("\n", " ")
 
     lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in values) + " |" for values in records]

@@ -36,9 +36,10 @@ def _run(args, timeout):
                               text=True, timeout=timeout)
 
 
-def dump_dom(page: Path, timeout=120) -> str:
-    """The page's DOM after load (and after its scripts ran)."""
-    proc = _run(["--dump-dom", page.resolve().as_uri()], timeout)
+def dump_dom(page: Path, timeout=120, size=None) -> str:
+    """The page's DOM after load (and after its scripts ran), in a window of ``size`` pixels if given."""
+    window = [f"--window-size={size[0]},{size[1]}"] if size else []
+    proc = _run([*window, "--dump-dom", page.resolve().as_uri()], timeout)
     if proc.returncode != 0 or "<html" not in proc.stdout:
         raise RuntimeError(f"chromium --dump-dom failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return proc.stdout
@@ -52,13 +53,13 @@ def screenshot(page: Path, png: Path, size=(1280, 2400), timeout=120) -> Path:
     return png
 
 
-def probe(page: Path, script: str, timeout=120) -> str:
+def probe(page: Path, script: str, timeout=120, size=None) -> str:
     """The DOM of a copy of ``page`` (beside it, so relative links resolve alike) with ``script`` run on load."""
     copy = page.with_name(f".probe-{page.name}")
     text = page.read_text(encoding="utf-8")
     copy.write_text(text.replace("</body>", f"<script>window.addEventListener('load', () => {{{script}}});"
                                            f"</script></body>"), encoding="utf-8")
     try:
-        return dump_dom(copy, timeout)
+        return dump_dom(copy, timeout, size)
     finally:
         copy.unlink()

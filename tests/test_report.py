@@ -43,7 +43,9 @@ def test_every_file_is_written(written):
 
 def test_the_report_opens_with_the_conventions_findings(written):
     report_md = (written / "report.md").read_text()
-    assert report_md.index("Where the frameworks disagree") < report_md.index("Verdicts")
+    order = ["## Findings", "### Verdicts per backend and dtype", "### Where the frameworks disagree",
+             "### Precision ranking in float32", "### Failures", "## Studies", "## Full tables"]
+    assert [report_md.index(h) for h in order] == sorted(report_md.index(h) for h in order)
     csv = (written / "conventions.csv").read_text()
     assert csv.startswith("op,point,mathematics,reference (left / right),core,torch,jax,class,reason")
     assert "abs,zero" in csv and "norm,l2_zero" in csv
@@ -74,9 +76,11 @@ def test_the_html_stands_alone(written):
     html = (written / "report.html").read_text()
     assert html.count('src="data:image/png;base64,') == len(PLOTS)
     assert not re.search(r'src="(?!data:)', html)  # images embedded: no external file, no network
-    links = re.findall(r'href="([^"]*)"', html)
+    anchors = [link for link in re.findall(r'href="([^"]*)"', html) if link.startswith("#")]
+    assert anchors and all(f'id="{a[1:]}"' in html for a in anchors)  # the contents line: parts of the page
+    links = [link for link in re.findall(r'href="([^"]*)"', html) if not link.startswith("#")]
     assert links and all("/" not in link and (written / link).is_file() for link in links)  # the tables beside it
-    assert {"summary.csv", "discrepancies.md", "rows.json"} <= set(links) | {"rows.json"}
+    assert {"summary.csv", "rows.md", "verdict_counts.csv", "conventions.csv"} <= set(links)
 
 
 def test_the_article_tables_match(written):
