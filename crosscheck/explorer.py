@@ -345,7 +345,7 @@ def chart_svg(data, setting, depth):
     def py(v):
         return c["top"] + ph * (hi - math.log10(v)) / (hi - lo)
 
-    out = [f'<svg id="xp-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {c["w"]} {c["h"]}" '
+    out = [f'<svg id="xp-chart" viewBox="0 0 {c["w"]} {c["h"]}" '
            f'width="{c["w"]}" height="{c["h"]}" role="img" data-setting="{setting}" data-depth="{depth}">',
            f'<rect x="{c["left"]}" y="{c["top"]}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#999"/>']
     every = max(1, math.ceil((hi - lo) / 8))
@@ -562,7 +562,7 @@ function chart(s,d){
   var pw=C.w-C.left-C.right, ph=C.h-C.top-C.bottom;
   function px(i){return C.left+(d===1?pw/2:pw*i/(d-1));}
   function py(v){return C.top+ph*(hi-Math.log10(v))/(hi-lo);}
-  var o=['<svg id="xp-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 '+C.w+' '+C.h+'" width="'+C.w+'" height="'+C.h+'" role="img" data-setting="'+s+'" data-depth="'+d+'">',
+  var o=['<svg id="xp-chart" viewBox="0 0 '+C.w+' '+C.h+'" width="'+C.w+'" height="'+C.h+'" role="img" data-setting="'+s+'" data-depth="'+d+'">',
     '<rect x="'+C.left+'" y="'+C.top+'" width="'+pw+'" height="'+ph+'" fill="#fafafa" stroke="#999"/>'];
   var every=Math.max(1,Math.ceil((hi-lo)/8));
   for(var e=lo;e<=hi;e+=every){var y=py(Math.pow(10,e));o.push('<line x1="'+C.left+'" x2="'+(C.left+pw)+'" y1="'+y.toFixed(1)+'" y2="'+y.toFixed(1)+'" stroke="#ddd"/><text x="'+(C.left-4)+'" y="'+(y+4).toFixed(1)+'" text-anchor="end">1e'+e+'</text>');}

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import backends as backend_registry
-from . import flow, guard, matrix, plots, seed, tables, trajectories
+from . import explorer, flow, guard, matrix, plots, seed, tables, trajectories
 from . import runner
 from .compare import VERDICTS
 
@@ -72,6 +72,10 @@ class Document:
         self.images[name] = png
         self.blocks.append(("image", name, caption))
 
+    # interactive figures (issue 18): a raw HTML block for report.html, its static Markdown for report.md
+    def raw(self, html, markdown):
+        self.blocks.append(("raw", html, markdown))
+
     def markdown(self):
         out = []
         for block in self.blocks:
@@ -88,6 +92,8 @@ class Document:
                                f"[.json]({block[2]}.json)")
             elif kind == "image":
                 out.append(f"![{block[2]}]({block[1]})")
+            elif kind == "raw":
+                out.append(block[2].rstrip())
             out.append("")
         return "\n".join(out)
 
@@ -115,6 +121,8 @@ class Document:
                 data = base64.b64encode(self.images[block[1]]).decode()
                 parts.append(f'<figure><img alt="{html.escape(block[2])}" src="data:image/png;base64,{data}">'
                              f"<figcaption>{html.escape(block[2])}</figcaption></figure>")
+            elif kind == "raw":
+                parts.append(block[1])
         parts.append("</body></html>")
         return "\n".join(parts) + "\n"
 
@@ -177,6 +185,7 @@ class Results:
     conventions: list = field(default_factory=list)  # kink conventions: compare.Convention records
     conformance: tuple = None  # (matrix, counts) DataFrames: ops × backends (crosscheck.matrix)
     conventions_table: object = None  # the special points' conventions table (crosscheck.conventions)
+    explorer: dict = None  # the interactive figures' data (crosscheck.explorer, issue 18)
 
 
 def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=guard.DEFAULT_TIMEOUT,
@@ -219,7 +228,15 @@ def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=gu
     }
     return Results(rows, pairs, trajs, divs, cells, seed_tables, conventions=conventions,
                    conformance=matrix.conformance(cases, rows, instances),
-                   conventions_table=_conventions(cases, runnable))
+                   conventions_table=_conventions(cases, runnable),
+                   explorer=_explorer(cases, catalogue, runnable, numeric, dtypes))
+
+
+def _explorer(cases, catalogue, runnable, numeric, dtypes):
+    """The interactive figures (issue 18): with the article's cases in the run (a user's folder gets none), float64."""
+    if "float64" not in dtypes or not any("seed" in c.tags for c in cases):
+        return None
+    return explorer.compute(catalogue, runnable, numeric)
 
 
 def _conventions(cases, runnable):
@@ -325,6 +342,9 @@ def build(results: Results):
         doc.image("layer_norms.png",
                   plots.layer_norms([c for c in results.flow_cells if c.dtype == "float64"], deepest),
                   f"per-layer weight-gradient norms, {deepest} layers, float64")
+    if results.explorer:  # issue 18: the article's two interactive figures, after its static ones
+        doc.heading("Interactive figures")
+        doc.raw(explorer.html(results.explorer), explorer.markdown(results.explorer))
     _add_conformance(doc, results)
     if results.divergences:
         doc.heading("Training trajectories")
