@@ -82,9 +82,9 @@ def _stack_function(activation, residual):
             a = out + a if residual and i > 0 else out
             if i < MAX_DEPTH - 1:
                 a = a + inputs[f"h{i + 1}"]
-            term = nn.sum(nn.multiply(a, inputs[f"M{i + 1}"]))  # the depth-(i+1) network's loss, on its row
+            term = nn.multiply(a, inputs[f"M{i + 1}"])  # the depth-(i+1) network's output, on its row only
             total = term if total is None else total + term
-        return total
+        return nn.sum(total)
 
     def backward(g, x, **inputs):
         """By hand (crosscheck.core.stacks): each layer's mask is the gradient the loss sends to its output."""
@@ -453,6 +453,7 @@ def html(data):
     parts = [
         '<section id="xp" class="xp">',
         f"<style>{_CSS}</style>",
+        '<div id="xp-flow">',
         "<h3>Gradient-flow explorer</h3>",
         f"<p>Mean |gradient| at every layer of the article's stack (seed {SEED}, width {WIDTH}, ones at the "
         f"output), log scale, one line per backend; a depth-d network is the first d layers of the "
@@ -469,6 +470,8 @@ def html(data):
         f'<div><div id="xp-legend">{_legend(data)}</div><p class="xp-small">The article\'s table (Kaiming): '
         f'the cell of the current setting is highlighted.</p>{_article_table(data, setting, d["depth"])}</div></div>',
         f'<div id="xp-values-box">{_values_table(data, setting, d["depth"])}</div>',
+        "</div>",
+        '<div id="xp-steps">',
         "<h3>Backprop step by step</h3>",
         "<p>The tape's operations in forward order, then its backward sweep one operation at a time (Next / "
         "Previous, or the arrow keys): for each input of the op, the local gradient (the op's rule applied to "
@@ -480,6 +483,7 @@ def html(data):
         f'<select id="bp-case">{cases}</select> <button type="button" id="bp-prev">◀ Previous</button> '
         '<button type="button" id="bp-next">Next ▶</button> <span id="bp-where"></span></div>',
         f'<div id="bp-view"><div class="bp-static">{statics}</div></div>',
+        "</div>",
         f'<script type="application/json" id="xp-data">{blob}</script>',
         f"<script>{_JS}</script>",
         "</section>",
