@@ -260,11 +260,16 @@ def steps_of(case, backends, numeric):
     steps = []
     for i, s in enumerate(sweep):
         inputs = []
+        within = {}  # a parent used twice by this very op (y·y): its second row starts from the first's sum
         for p, local, c, before, after in zip(s.node.parents, s.local, s.contributions, s.arrived_before,
                                               s.accumulated):
             if c is None:
                 continue
             seen[id(p)] = seen.get(id(p), 0) + 1
+            if id(p) in within:
+                before = within[id(p)]
+            after = c if before is None else before + c  # the tape's sum, in its order: its last is s.accumulated
+            within[id(p)] = after
             inputs.append({"name": name(p), "local": _fmt_array(local), "contribution": _fmt_array(c),
                            "before": _fmt_array(before), "accumulated": _fmt_array(after),
                            "arrival": seen[id(p)], "arrivals": arrivals[id(p)]})
@@ -392,10 +397,12 @@ def _values_table(data, setting, depth):
     for n in data["flow"]["backends"]:
         if n in s["backends"]:
             vs = curve(data, setting, n, depth)
-            rows.append(f'<tr data-backend="{n}"><td>{n}</td><td>{_g(vs[0])}</td>'
+            e = html_lib.escape(n)
+            rows.append(f'<tr data-backend="{e}"><td>{e}</td><td>{_g(vs[0])}</td>'
                         f'<td>{_g(s["backends"][n]["max_rel"])}</td></tr>')
     for n, msg in s["errors"].items():
-        rows.append(f'<tr data-backend="{n}"><td>{n}</td><td colspan="2">{html_lib.escape(msg)}</td></tr>')
+        rows.append(f'<tr data-backend="{html_lib.escape(n)}"><td>{html_lib.escape(n)}</td><td colspan="2">'
+                    f'{html_lib.escape(msg)}</td></tr>')
     return "".join(rows) + "</table>"
 
 
@@ -499,7 +506,7 @@ def _caption(data, setting, depth, escape=html_lib.escape):
 
 def _legend(data):
     names = data["flow"]["backends"]
-    return " ".join(f'<span class="xp-key"><span style="background:{colour(n, names)}"></span>{n}</span>'
+    return " ".join(f'<span class="xp-key"><span style="background:{colour(n, names)}"></span>{html_lib.escape(n)}</span>'
                     for n in names)
 
 
@@ -588,8 +595,8 @@ function update(){
   var want=d+'|'+p[0]+'|'+p[1];
   for(var i=0;i<cells.length;i++){cells[i].className=(p[2]==='kaiming'&&cells[i].getAttribute('data-cell')===want)?'xp-match':'';}
   var r=['<table id="xp-values"><tr><th>backend</th><th>mean |dL/dx| (layer 0)</th><th>max rel. diff. from '+esc(S.baseline)+', any depth and layer</th></tr>'];
-  F.backends.forEach(function(n){if(S.backends[n])r.push('<tr data-backend="'+n+'"><td>'+n+'</td><td>'+g3(curve(s,n,d)[0])+'</td><td>'+g3(S.backends[n].max_rel)+'</td></tr>');});
-  Object.keys(S.errors).forEach(function(n){r.push('<tr data-backend="'+n+'"><td>'+n+'</td><td colspan="2">'+esc(S.errors[n])+'</td></tr>');});
+  F.backends.forEach(function(n){if(S.backends[n])r.push('<tr data-backend="'+esc(n)+'"><td>'+esc(n)+'</td><td>'+g3(curve(s,n,d)[0])+'</td><td>'+g3(S.backends[n].max_rel)+'</td></tr>');});
+  Object.keys(S.errors).forEach(function(n){r.push('<tr data-backend="'+esc(n)+'"><td>'+esc(n)+'</td><td colspan="2">'+esc(S.errors[n])+'</td></tr>');});
   $('xp-values-box').innerHTML=r.join('')+'</table>';
 }
 ['xp-depth','xp-activation','xp-residual','xp-init'].forEach(function(id){$(id).addEventListener('input',update);$(id).addEventListener('change',update);});
