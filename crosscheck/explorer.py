@@ -1,4 +1,4 @@
-"""The article's two interactive figures, computed by ``crosscheck report`` on every backend and embedded in report.html.
+"""The article's two interactive figures, computed by ``crosscheck report`` on every backend, embedded in report.html.
 
 **Gradient-flow explorer.** The article's deep stack (seed 42, width 16, one input row, an upstream gradient
 of ones at the output) for depth 1 to :data:`MAX_DEPTH`, every activation of :data:`ACTIVATIONS`, with and
@@ -506,7 +506,8 @@ def _caption(data, setting, depth, escape=html_lib.escape):
 
 def _legend(data):
     names = data["flow"]["backends"]
-    return " ".join(f'<span class="xp-key"><span style="background:{colour(n, names)}"></span>{html_lib.escape(n)}</span>'
+    return " ".join(f'<span class="xp-key"><span style="background:{colour(n, names)}"></span>'
+                    f'{html_lib.escape(n)}</span>'
                     for n in names)
 
 
@@ -515,7 +516,8 @@ def markdown(data):
     d = DEFAULT
     setting = setting_key(d["activation"], d["residual"], d["init"])
     names = [n for n in data["flow"]["backends"] if n in data["flow"]["settings"][setting]["backends"]]
-    lines = [f"Interactive in report.html (depth 1–{data['flow']['max_depth']}, {', '.join(data['flow']['activations'])}, "
+    lines = [f"Interactive in report.html (depth 1–{data['flow']['max_depth']}, "
+             f"{', '.join(data['flow']['activations'])}, "
              f"residual on/off, {', '.join(data['flow']['inits'])} initialisation; the backward sweep step by step). "
              f"The default setting here: {_caption(data, setting, d['depth'], str)}.", "",
              "| layer | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
