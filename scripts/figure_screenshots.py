@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 from tests import browser  # noqa: E402  (headless Chromium helpers)
 
 SHOTS = {
-    "explorer_gradient_flow.png": ("xp-steps", "", (1100, 820)),
+    "explorer_gradient_flow.png": ("xp-steps", "", (1100, 900)),
     "explorer_backprop_steps.png": ("xp-flow", """
         const sel = document.getElementById('bp-case');
         sel.value = String([...sel.options].findIndex(o => o.textContent.includes('XOR')));
