@@ -66,7 +66,7 @@ def _num(v, digits=5):
     v = float(v)
     if not math.isfinite(v):
         return None
-    return float(f"{v:.{digits - 1}e}")
+    return float(f"{v:.{digits - 1}e}") + 0.0  # + 0.0: a negative zero prints as 0
 
 
 # ------------------------------------------------------------------ gradient flow: the stack as a case
