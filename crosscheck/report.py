@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import backends as backend_registry
-from . import flow, guard, matrix, plots, seed, tables, trajectories
+from . import explorer, flow, guard, matrix, plots, seed, tables, trajectories
 from . import runner
 from .compare import VERDICTS
 
@@ -249,18 +249,28 @@ def studies(catalogue, instances, dtypes):
         "seed_local_gradients": seed.local_gradients(catalogue, runnable, numeric),
         "seed_xor_gradient_check": seed.xor_gradient_check(catalogue, runnable, numeric),
     }
-    return cells, seed_tables, _conventions(list(catalogue.values()), runnable)
+    cases = list(catalogue.values())
+    return (cells, seed_tables, _conventions(cases, runnable),
+            _explorer(cases, catalogue, runnable, numeric, dtypes))
+
+
+def _explorer(cases, catalogue, runnable, numeric, dtypes):
+    """The interactive figures (issue 18): with the article's cases in the run (a user's folder gets none), float64."""
+    if "float64" not in dtypes or not any("seed" in c.tags for c in cases):
+        return None
+    return explorer.compute(catalogue, runnable, numeric)
 
 
 def _results(rows, pairs, conventions, trajs, divs, studied, cases, instances):
-    cells, seed_tables, conventions_table = studied
+    cells, seed_tables, conventions_table, explored = studied
     f64 = [c for c in cells if c.dtype == "float64"]
     seed_tables = {**seed_tables, "seed_xor_training": seed.xor_training(divs, trajs),
                    "seed_gradient_flow": seed.gradient_flow(f64)}
     order = ("seed_chain_rule", "seed_local_gradients", "seed_xor_gradient_check", "seed_xor_training",
              "seed_gradient_flow")
     return Results(rows, pairs, trajs, divs, cells, {k: seed_tables[k] for k in order}, conventions=conventions,
-                   conformance=matrix.conformance(cases, rows, instances), conventions_table=conventions_table)
+                   conformance=matrix.conformance(cases, rows, instances), conventions_table=conventions_table,
+                   explorer=explored)
 
 
 def _compute_parallel(cases, instances, dtypes, probe, bar, applying, timeout, jobs, reference_options):
@@ -283,7 +293,7 @@ def _compute_parallel(cases, instances, dtypes, probe, bar, applying, timeout, j
 
     def lost(i, message):
         if i < first_judged:  # a training run or the studies: left out, as a serial run leaves out a timed-out one
-            return None if i < len(trained) else ([], {}, None)
+            return None if i < len(trained) else ([], {}, None, None)
         case, dtype = judged[i - first_judged]
         return ([runner.Row(case.name, p, b.name, dtype, "error",
                             message=f"case {case.name!r} ({case.location}) in {dtype}: {message}")

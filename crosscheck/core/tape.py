@@ -161,14 +161,34 @@ def _topological_order(root):
     return order
 
 
-def gradients(output, wrt, cotangent=None, release=False):
+class Step:
+    """One step of the reverse sweep, as :func:`gradients` hands it to an ``observe`` hook (copies only: a hook
+    reads, it cannot change the sweep). ``node`` is the tape's node being swept; per parent, in order:
+    ``local`` (the node's rule applied to an upstream of ones: the op's derivative, for an elementwise op),
+    ``contributions`` (the rule applied to ``upstream``, summed back to the parent's shape; None for a parent
+    that needs no gradient), ``arrived_before`` (what the parent had collected before this step, None when
+    nothing) and ``accumulated`` (what it holds after it)."""
+
+    __slots__ = ("node", "upstream", "local", "contributions", "arrived_before", "accumulated")
+
+    def __init__(self, **fields):
+        for k, v in fields.items():
+            setattr(self, k, v)
+
+
+def _copy(a):
+    return None if a is None else np.array(a, copy=True)
+
+
+def gradients(output, wrt, cotangent=None, release=False, observe=None):
     """d(⟨cotangent, output⟩)/d(each tensor in ``wrt``), by one reverse sweep.
 
     ``cotangent`` defaults to 1 for a scalar output. Leaves in ``wrt`` that the
     output does not depend on get zeros. ``release=True`` lets go of each inner
     node's value and rule as soon as the sweep is past it (every consumer of a node
     comes before it in the sweep), so a large graph's memory shrinks as the sweep
-    goes: the graph cannot be swept twice then.
+    goes: the graph cannot be swept twice then. ``observe``, optional, is called with a :class:`Step` after
+    each node is swept (nodes in the order of the sweep; see :func:`backward_steps`).
     """
     if cotangent is None:
         if output.value.size != 1:
@@ -183,6 +203,10 @@ def gradients(output, wrt, cotangent=None, release=False):
         needs = tuple(p.requires_grad for p in node.parents)
         # a rule that can skip the gradients nobody needs (matmul: a product each) is told which
         contributions = node.vjp(g, needs=needs) if getattr(node.vjp, "takes_needs", False) else node.vjp(g)
+        if observe is not None:  # a read-only hook: copies of what the sweep holds, before and after this step
+            ones = np.ones_like(node.value)
+            local = node.vjp(ones, needs=needs) if getattr(node.vjp, "takes_needs", False) else node.vjp(ones)
+            before = [_copy(grads.get(id(p))) if n else None for p, n in zip(node.parents, needs)]
         if release and node is not output:
             node.vjp, node.value = None, None
         for parent, need, dparent in zip(node.parents, needs, contributions):
@@ -197,12 +221,27 @@ def gradients(output, wrt, cotangent=None, release=False):
             else:
                 grads[key] = grads[key] + dparent  # the first sum is a new array, ours to += into from now on
                 owned.add(key)
+        if observe is not None:
+            observe(Step(node=node, upstream=_copy(g),
+                         local=tuple(_copy(unbroadcast(l, p.shape)) if n else None
+                                     for p, n, l in zip(node.parents, needs, local)),
+                         contributions=tuple(_copy(unbroadcast(c, p.shape)) if n else None
+                                             for p, n, c in zip(node.parents, needs, contributions)),
+                         arrived_before=tuple(before),
+                         accumulated=tuple(_copy(grads.get(id(p))) if n else None
+                                           for p, n in zip(node.parents, needs))))
     out = []
     for t in wrt:
         g = grads.get(id(t))
         # the caller gets arrays of its own, never one aliased with another leaf's gradient
         out.append(np.zeros_like(t.value) if g is None else np.array(g, dtype=t.dtype))
     return out
+
+
+def backward_steps(output, wrt, cotangent=None):
+    """(gradients, steps): :func:`gradients` with every :class:`Step` of its sweep recorded, in sweep order."""
+    steps = []
+    return gradients(output, wrt, cotangent, observe=steps.append), steps
 
 
 # The losses record on the tape like any op.
