@@ -39,7 +39,7 @@ def layer_norm(nn, x, weight, bias):
     return nn.layer_norm(x, weight, bias)
 
 
-@case(x=N(4, 6), weight=N(6), tags={"layers"},
+@case(x=N(3, 8), weight=N(8), tags={"layers"},
       backward=_named("x", "weight")(lambda g, x, weight: lb.rms_norm_backward(g, x, weight)))
 def rms_norm(nn, x, weight):
     """RMSNorm over the last axis (no centring, no bias)."""
