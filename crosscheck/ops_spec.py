@@ -681,8 +681,7 @@ def _layer(name, signature, torch, jax, random, points=(), **kw):
 _layer("layer_norm", "layer_norm(a, weight, bias, eps=1e-5)  # over the last axis", "F.layer_norm",
        "composition: jax.nn.standardize(a, axis=-1)·weight + bias", {"a": N(3, 5), "weight": N(5), "bias": N(5)}, [
            P("constant_row", "smooth: x̂ = 0 on the constant row, its gradient (ḡw - mean(ḡw))/√ε is finite",
-             a=[[1.0, 1.0, 1.0, 1.0], [0.0, 1.0, 2.0, 4.0]], weight=[1.0, 2.0, 0.5, -1.0], bias=[0.0, 0.1, 0.2, 0.3],
-             dtypes=("float64",)),
+             a=[[1.0, 1.0, 1.0, 1.0], [0.0, 1.0, 2.0, 4.0]], weight=[1.0, 2.0, 0.5, -1.0], bias=[0.0, 0.1, 0.2, 0.3]),
        ], note="jax has no layer-norm layer (flax's is a module)")
 _layer("rms_norm", "rms_norm(a, weight, eps=1e-6)  # over the last axis", "F.rms_norm",
        "composition: a·jax.lax.rsqrt(mean(a²) + eps)·weight", {"a": N(3, 5), "weight": N(5)},
