@@ -105,7 +105,7 @@ W_L1 = ("F.l1_loss's backward is sign(pred - target) (0 at a tie); the jax compo
 W_ATAN2 = ("undefined at the origin: torch's atan2 backward returns 0 there, jax and the core compute "
            "x/(x²+y²) = 0/0 = NaN")
 
-THEMES = ("elementwise", "activations", "reductions", "shape", "linalg", "losses")
+THEMES = ("elementwise", "activations", "reductions", "shape", "linalg", "losses", "layers")
 INF = float("inf")
 NAN = float("nan")
 
@@ -659,6 +659,72 @@ _loss("cosine_similarity", "cosine_similarity(a, b, axis=-1, eps=1e-8)", "F.cosi
             judge_v2="the function is linear only within ε = 1e-8 of the origin, far inside the step",
             v2_params=("a",)),
       ], note="jax has no cosine similarity")
+
+# --- layers: normalisation, dropout, convolution, pooling, embedding (issue 11) ---------------------------
+#: max-pool at a tie inside a window: the subgradient set is every convex combination of the tied elements
+#: where the judge's per-element test is too narrow for a max-pool: an element tied in two overlapping windows
+J_OVERLAP = ("a valid subgradient the judge's per-element test cannot see: a[1, 0] ties in two overlapping windows "
+             "whose cotangents c₁, c₂ differ in sign; the first-maximum rule gives it c₂ alone (it is first in one "
+             "window, second in the other), a point of the sum of the windows' subdifferentials [0, c₁] + [c₂, 0]. "
+             "The judge's hull for one element is its one-sided derivatives along that coordinate, [0, c₁ + c₂], "
+             "which moves both windows at once and misses it")
+W_MAXPOOL = ("torch's max_pool2d, XLA's reduce_window max (jax, via select_and_scatter) and TF's MaxPoolGrad send "
+             "the whole gradient to the first maximum of the window in row-major order (so does the core); HIPS "
+             "autograd's anp.max splits it evenly between the tied elements. Both are subgradients")
+_IMG = {"a": N(2, 4, 5, 5), "weight": N(4, 2, 3, 3, scale=0.5), "bias": N(4)}
+
+
+def _layer(name, signature, torch, jax, random, points=(), **kw):
+    op(name, signature, "layers", f"layers.{name}", torch, jax, random, points, **kw)
+
+
+_layer("layer_norm", "layer_norm(a, weight, bias, eps=1e-5)  # over the last axis", "F.layer_norm",
+       "composition: jax.nn.standardize(a, axis=-1)·weight + bias", {"a": N(3, 5), "weight": N(5), "bias": N(5)}, [
+           P("constant_row", "smooth: x̂ = 0 on the constant row, its gradient (ḡw - mean(ḡw))/√ε is finite",
+             a=[[1.0, 1.0, 1.0, 1.0], [0.0, 1.0, 2.0, 4.0]], weight=[1.0, 2.0, 0.5, -1.0], bias=[0.0, 0.1, 0.2, 0.3]),
+       ], note="jax has no layer-norm layer (flax's is a module)")
+_layer("rms_norm", "rms_norm(a, weight, eps=1e-6)  # over the last axis", "F.rms_norm",
+       "composition: a·jax.lax.rsqrt(mean(a²) + eps)·weight", {"a": N(3, 5), "weight": N(5)},
+       note="jax has no RMS-norm layer")
+_layer("batch_norm", "batch_norm(a, weight, bias, eps=1e-5)  # training mode: batch statistics per channel (axis 1)",
+       "F.batch_norm(training=True)", "composition: jax.nn.standardize over (0, 2, ...)·weight + bias",
+       {"a": N(4, 3, 2, 2), "weight": N(3), "bias": N(3)}, note="jax has no batch-norm layer")
+_layer("group_norm", "group_norm(a, weight, bias, num_groups, eps=1e-5)", "F.group_norm",
+       "composition: jax.nn.standardize over each group·weight + bias",
+       {"a": N(2, 4, 3, 3), "weight": N(4), "bias": N(4)}, attrs={"num_groups": 2},
+       note="jax has no group-norm layer")
+_layer("dropout", "dropout(a, mask, p)  # a given 0/1 mask (data): a·mask/(1 - p)", "composition: a·mask/(1 - p)",
+       "composition: a·mask/(1 - p)", {"a": N(3, 4), "mask": D([[1, 0, 1, 1], [0, 1, 1, 0], [1, 1, 0, 1]])},
+       attrs={"p": 0.25}, data=("mask",),
+       note="every framework's dropout draws its own mask; with the mask given, dropout is this product")
+_layer("conv1d", "conv1d(a, weight, bias, stride=1, padding=0, dilation=1, groups=1)  # (N, C, L)", "F.conv1d",
+       "jax.lax.conv_general_dilated", {"a": N(2, 4, 9), "weight": N(6, 2, 3, scale=0.5), "bias": N(6)},
+       attrs={"stride": 2, "padding": 2, "dilation": 2, "groups": 2})
+_layer("conv2d", "conv2d(a, weight, bias, stride=1, padding=0, dilation=1, groups=1)  # (N, C, H, W)", "F.conv2d",
+       "jax.lax.conv_general_dilated", _IMG, attrs={"stride": 2, "padding": 1, "dilation": 1, "groups": 2})
+_layer("conv_transpose2d", "conv_transpose2d(a, weight, bias, stride=1, padding=0, output_padding=0, groups=1, "
+       "dilation=1)  # weight (C_in, C_out/groups, kh, kw)", "F.conv_transpose2d",
+       "jax.lax.conv_general_dilated with lhs_dilation (the flipped, channel-transposed kernel)",
+       {"a": N(2, 4, 3, 3), "weight": N(4, 3, 3, 3, scale=0.5), "bias": N(6)},
+       attrs={"stride": 2, "padding": 1, "output_padding": 1, "groups": 2},
+       note="jax.lax.conv_transpose has no groups: the fractionally strided conv is written out")
+_layer("max_pool2d", "max_pool2d(a, kernel_size, stride=None)  # no padding", "F.max_pool2d",
+       "jax.lax.reduce_window(max)", {"a": N(2, 3, 5, 5)}, [
+           P("tie", "a kink: the tied maxima of a window share its gradient in any convex combination",
+             a=[[[[1.0, 1.0, 0.0, 2.0], [0.5, 1.0, 2.0, 2.0], [3.0, -1.0, 0.0, 0.0], [-2.0, 3.0, 0.0, 0.0]]]],
+             attrs={"kernel_size": 2, "stride": 2}, why=W_MAXPOOL),
+           P("overlap_tie", "a kink: overlapping windows (stride 1) whose tied maxima are shared",
+             a=[[[[0.0, 2.0, 0.0], [2.0, 1.0, 2.0], [0.0, 2.0, 0.0]]]], attrs={"kernel_size": 2, "stride": 1},
+             why=W_MAXPOOL, expect={b: J_OVERLAP for b in ("core", "torch", "jax", TF)}),
+       ], attrs={"kernel_size": 2, "stride": 1})
+_layer("avg_pool2d", "avg_pool2d(a, kernel_size, stride=None)  # no padding", "F.avg_pool2d",
+       "jax.lax.reduce_window(add)/window size", {"a": N(2, 3, 5, 5)}, attrs={"kernel_size": 3, "stride": 2})
+_layer("embedding", "embedding(indices, weight)  # integer indices (data): weight[indices]", "F.embedding",
+       "composition: jnp.take(weight, indices, axis=0)", {"indices": D([[0, 2, 2], [4, 0, 2]]), "weight": N(5, 3)}, [
+           P("repeated", "each row's gradient is the sum of the gradients of its copies", indices=[1, 1, 1, 3],
+             weight=[[0.5, -1.0], [1.0, 2.0], [0.0, 3.0], [-1.5, 0.25]]),
+       ], data=("indices",), note="jax.nn has no embedding layer")
+# --- end of layers (issue 11) --------------------------------------------------------------------------------
 
 OPS = {o.name: o for o in _OPS}
 #: the vocabulary: op names an ``nn`` binds (variants like clip_scalar are cases of another op)

@@ -75,6 +75,20 @@ class AutogradVocabulary(Recording, Vocabulary):
         "smooth_l1": "anp.mean(anp.where(|d| < β, d²/(2β), |d| - β/2))",
         "kl_div": "Σ (xlogy(p, p) - p·log_q)/rows",
         "cosine_similarity": "Σab / (max(‖a‖, ε)·max(‖b‖, ε)), ‖·‖ = anp.sqrt(Σ x²)",
+        # --- layers (issue 11): autograd has no layers; each is a composition of its numpy functions
+        "layer_norm": "(a - mean)/anp.sqrt(mean((a - mean)²) + eps)·weight + bias over the last axis",
+        "rms_norm": "a/anp.sqrt(mean(a²) + eps)·weight",
+        "batch_norm": "(a - mean)/anp.sqrt(var + eps) over (0, 2, ...)·weight + bias",
+        "group_norm": "(a - mean)/anp.sqrt(var + eps) over each group of (N, G, C/G, ...)·weight + bias",
+        "dropout": "a·(mask/(1 - p))",
+        "conv1d": "anp.einsum of a with 0/1 tap tensors and the weight (the conv as a linear map; "
+                  "crosscheck.core.layers.grouped_conv)",
+        "conv2d": "anp.einsum of a with 0/1 tap tensors and the weight (the conv as a linear map; "
+                  "crosscheck.core.layers.grouped_conv)",
+        "conv_transpose2d": "anp.einsum with the conv's tap tensors read the other way (its adjoint)",
+        "max_pool2d": "anp.max over the windows gathered by integer-array indexing (a tie splits evenly)",
+        "avg_pool2d": "anp.mean over the windows gathered by integer-array indexing",
+        "embedding": "weight[indices] (integer-array indexing; its gradient adds repeats)",
     }
 
     def __init__(self, dtype):
@@ -332,6 +346,62 @@ class AutogradVocabulary(Recording, Vocabulary):
         nb = anp.maximum(anp.sqrt(anp.sum(b * b, axis=axis)), eps)
         return anp.sum(a * b, axis=axis) / (na * nb)
 
+
+    # --- layers: normalisation, dropout, convolution, pooling, embedding (issue 11) -----------------------------
+    def _norm(self, a, axes, eps):
+        d = a - self.anp.mean(a, axis=axes, keepdims=True)
+        return d / self.anp.sqrt(self.anp.mean(d * d, axis=axes, keepdims=True) + eps)
+
+    def _channel(self, v, ndim): return self.anp.reshape(v, (1, -1) + (1,) * (ndim - 2))
+
+    def layer_norm(self, a, weight, bias, eps=1e-5): return self._norm(a, -1, eps) * weight + bias
+
+    def rms_norm(self, a, weight, eps=1e-6):
+        return a / self.anp.sqrt(self.anp.mean(a * a, axis=-1, keepdims=True) + eps) * weight
+
+    def batch_norm(self, a, weight, bias, eps=1e-5):
+        y = self._norm(a, (0,) + tuple(range(2, a.ndim)), eps)
+        return y * self._channel(weight, a.ndim) + self._channel(bias, a.ndim)
+
+    def group_norm(self, a, weight, bias, num_groups, eps=1e-5):
+        n, c = a.shape[:2]
+        g = self.anp.reshape(a, (n, num_groups, c // num_groups) + a.shape[2:])
+        y = self.anp.reshape(self._norm(g, tuple(range(2, g.ndim)), eps), a.shape)
+        return y * self._channel(weight, a.ndim) + self._channel(bias, a.ndim)
+
+    def dropout(self, a, mask, p=0.5): return a * (mask / (1 - p))
+
+    def _conv(self, a, weight, bias, transposed, stride, padding, dilation, groups, output_padding=0):
+        from ..core import layers
+
+        t = [np.asarray(x, self.dtype) for x in layers.tap_tensors(a.shape[2:], weight.shape[2:], stride, padding,
+                                                                     dilation, transposed, output_padding)]
+        y = layers.grouped_conv(a, weight, t, groups, xp=self.anp, transposed=transposed)
+        return y + self._channel(bias, y.ndim)
+
+    def conv1d(self, a, weight, bias, stride=1, padding=0, dilation=1, groups=1):
+        return self._conv(a, weight, bias, False, stride, padding, dilation, groups)
+
+    def conv2d(self, a, weight, bias, stride=1, padding=0, dilation=1, groups=1):
+        return self._conv(a, weight, bias, False, stride, padding, dilation, groups)
+
+    def conv_transpose2d(self, a, weight, bias, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+        return self._conv(a, weight, bias, True, stride, padding, dilation, groups, output_padding)
+
+    def _windows(self, a, kernel_size, stride):
+        from ..core import layers
+
+        rows, cols = layers.windows(a.shape[-2], a.shape[-1], kernel_size, stride)
+        return a[..., rows, cols]  # (N, C, OH, KH, OW, KW)
+
+    def max_pool2d(self, a, kernel_size, stride=None):
+        return self.anp.max(self._windows(a, kernel_size, stride), axis=(-3, -1))
+
+    def avg_pool2d(self, a, kernel_size, stride=None):
+        return self.anp.mean(self._windows(a, kernel_size, stride), axis=(-3, -1))
+
+    def embedding(self, indices, weight): return weight[np.asarray(indices).astype(np.intp)]
+    # --- end of layers (issue 11)
 
 class AutogradBackend(Backend):
     """Gradients by ``autograd.value_and_grad`` with respect to a dict of the differentiated inputs."""

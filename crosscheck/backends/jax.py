@@ -51,6 +51,17 @@ class JaxVocabulary(Recording, Vocabulary):
         "index_add": "a.at[index].add(source)",
         "softplus": "jax.nn.softplus (no β, no threshold); β ≠ 1 composed as jax.nn.softplus(β a)/β",
         "hardtanh": "jax.nn.hard_tanh (bounds ±1); other bounds jnp.clip",
+        # --- layers (issue 11): jax.nn has no normalisation, dropout or embedding layer (flax's are modules)
+        "layer_norm": "jax.nn.standardize(a, axis=-1, epsilon=eps)·weight + bias",
+        "rms_norm": "a·jax.lax.rsqrt(jnp.mean(a², -1) + eps)·weight",
+        "batch_norm": "jax.nn.standardize(a, axis=(0, 2, ...), epsilon=eps)·weight + bias (batch statistics)",
+        "group_norm": "jax.nn.standardize over each group of (N, G, C/G, ...)·weight + bias",
+        "dropout": "a·(mask/(1 - p))",
+        "conv_transpose2d": "jax.lax.conv_general_dilated with lhs_dilation = stride, padding d(k-1) - p, the kernel "
+                            "flipped and its channel axes exchanged per group (jax.lax.conv_transpose has no groups)",
+        "max_pool2d": "jax.lax.reduce_window(a, -inf, jax.lax.max, ...)",
+        "avg_pool2d": "jax.lax.reduce_window(a, 0, jax.lax.add, ...)/(k·k)",
+        "embedding": "jnp.take(weight, indices, axis=0)",
     }
 
     def __init__(self, dtype):
@@ -237,6 +248,67 @@ class JaxVocabulary(Recording, Vocabulary):
         nb = self.jnp.maximum(self.jnp.linalg.vector_norm(b, axis=axis), eps)
         return self.jnp.sum(a * b, axis=axis) / (na * nb)
 
+
+    # --- layers: normalisation, dropout, convolution, pooling, embedding (issue 11) -----------------------------
+    def _channel(self, v, ndim): return self.jnp.reshape(v, (1, -1) + (1,) * (ndim - 2))
+
+    def layer_norm(self, a, weight, bias, eps=1e-5):
+        return self.jnn.standardize(a, axis=-1, epsilon=eps) * weight + bias
+
+    def rms_norm(self, a, weight, eps=1e-6):
+        return a * self.jax.lax.rsqrt(self.jnp.mean(a * a, axis=-1, keepdims=True) + eps) * weight
+
+    def batch_norm(self, a, weight, bias, eps=1e-5):
+        axes = (0,) + tuple(range(2, a.ndim))
+        return (self.jnn.standardize(a, axis=axes, epsilon=eps) * self._channel(weight, a.ndim)
+                + self._channel(bias, a.ndim))
+
+    def group_norm(self, a, weight, bias, num_groups, eps=1e-5):
+        n, c = a.shape[:2]
+        g = self.jnp.reshape(a, (n, num_groups, c // num_groups) + a.shape[2:])
+        y = self.jnp.reshape(self.jnn.standardize(g, axis=tuple(range(2, g.ndim)), epsilon=eps), a.shape)
+        return y * self._channel(weight, a.ndim) + self._channel(bias, a.ndim)
+
+    def dropout(self, a, mask, p=0.5): return a * (mask / (1 - p))
+
+    def _conv(self, a, weight, bias, stride, padding, dilation, groups, lhs_dilation=None, pads=None):
+        s = a.ndim - 2
+        spec = ("NCH", "OIH", "NCH") if s == 1 else ("NCHW", "OIHW", "NCHW")
+        y = self.jax.lax.conv_general_dilated(
+            a, weight, window_strides=(stride,) * s, padding=pads or [(padding, padding)] * s,
+            lhs_dilation=lhs_dilation, rhs_dilation=(dilation,) * s, dimension_numbers=spec,
+            feature_group_count=groups)
+        return y + self._channel(bias, y.ndim)
+
+    def conv1d(self, a, weight, bias, stride=1, padding=0, dilation=1, groups=1):
+        return self._conv(a, weight, bias, stride, padding, dilation, groups)
+
+    def conv2d(self, a, weight, bias, stride=1, padding=0, dilation=1, groups=1):
+        return self._conv(a, weight, bias, stride, padding, dilation, groups)
+
+    def conv_transpose2d(self, a, weight, bias, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+        # the fractionally strided conv: the input dilated by the stride, padded by d(k - 1) - p (plus the
+        # output padding at the end), convolved with the kernel flipped and its channel axes exchanged per group
+        cin, cout_g, kh, kw = weight.shape
+        w = self.jnp.reshape(weight, (groups, cin // groups, cout_g, kh, kw))
+        w = self.jnp.reshape(self.jnp.transpose(w, (0, 2, 1, 3, 4)), (groups * cout_g, cin // groups, kh, kw))
+        w = w[:, :, ::-1, ::-1]
+        pads = [(dilation * (k - 1) - padding, dilation * (k - 1) - padding + output_padding) for k in (kh, kw)]
+        return self._conv(a, w, bias, 1, 0, dilation, groups, lhs_dilation=(stride, stride), pads=pads)
+
+    def max_pool2d(self, a, kernel_size, stride=None):
+        stride = kernel_size if stride is None else stride
+        return self.jax.lax.reduce_window(a, -self.jnp.inf, self.jax.lax.max, (1, 1, kernel_size, kernel_size),
+                                          (1, 1, stride, stride), "VALID")
+
+    def avg_pool2d(self, a, kernel_size, stride=None):
+        stride = kernel_size if stride is None else stride
+        total = self.jax.lax.reduce_window(a, 0.0, self.jax.lax.add, (1, 1, kernel_size, kernel_size),
+                                           (1, 1, stride, stride), "VALID")
+        return total / (kernel_size * kernel_size)
+
+    def embedding(self, indices, weight): return self.jnp.take(weight, indices.astype(self.jnp.int32), axis=0)
+    # --- end of layers (issue 11)
 
 class JaxBackend(Backend):
     """Gradients by ``jax.value_and_grad`` with respect to a dict of the differentiated inputs (CPU)."""

@@ -784,6 +784,91 @@ for _name, _fn in _more_ops().items():
 del _name, _fn
 
 
+# --- layers: normalisation, dropout, convolution, pooling, embedding (issue 11) ---------------------------------
+def _layer_ops():
+    """The layers over stacks (a leading batch of points): plain numpy, analytic for the complex step (the
+    variance as mean((x - μ)²), not np.var, which conjugates; max decided on the real part)."""
+    from ..core import layers
+
+    def norm(d, axes, eps):  # d: (B, *logical); axes: logical axes, shifted past the batch axis
+        axes = tuple(k + 1 for k in axes)
+        dev = d - d.mean(axis=axes, keepdims=True)
+        return dev / np.sqrt((dev * dev).mean(axis=axes, keepdims=True) + eps)
+
+    def channel(v, ndim):  # a stack of (C,) vectors shaped to broadcast against (B, N, C, *spatial)
+        d = _lift(v).data
+        return d.reshape((d.shape[0], 1, -1) + (1,) * (ndim - 3))
+
+    def layer_norm(self, a, weight, bias, eps=1e-5):
+        a = _lift(a)
+        return Batched(norm(a.data, (a.ndim - 1,), eps)) * weight + bias
+
+    def rms_norm(self, a, weight, eps=1e-6):
+        d = _lift(a).data
+        return Batched(d / np.sqrt((d * d).mean(axis=-1, keepdims=True) + eps)) * weight
+
+    def batch_norm(self, a, weight, bias, eps=1e-5):
+        a = _lift(a)
+        y = norm(a.data, (0,) + tuple(range(2, a.ndim)), eps)
+        return Batched(y * channel(weight, y.ndim) + channel(bias, y.ndim))
+
+    def group_norm(self, a, weight, bias, num_groups, eps=1e-5):
+        d = _lift(a).data
+        b, n, c = d.shape[:3]
+        g = d.reshape((b, n, num_groups, c // num_groups) + d.shape[3:])
+        y = norm(g, tuple(range(2, g.ndim - 1)), eps).reshape(d.shape)
+        return Batched(y * channel(weight, y.ndim) + channel(bias, y.ndim))
+
+    def dropout(self, a, mask, p=0.5):
+        return _lift(a) * (_lift(mask) / (1 - p))
+
+    def conv(a, weight, bias, transposed, stride, padding, dilation, groups, output_padding=0):
+        x, w = _stacks(a, weight)
+        s = w.ndim - 3
+        t = layers.tap_tensors(x.shape[3:], w.shape[3:], stride, padding, dilation, transposed, output_padding)
+        # each point of the stack has its own weight: the batch axis joins the group axis of the einsum
+        bsz, n, c = x.shape[:3]
+        xg = np.moveaxis(x.reshape((bsz, n, groups, c // groups) + x.shape[3:]), 0, 1)  # (N, B, G, C/G, ...)
+        wg = w.reshape((bsz * w.shape[1],) + w.shape[2:])  # the points' weights stacked along axis 0
+        y = layers.grouped_conv(xg.reshape((n, bsz * groups * (c // groups)) + x.shape[3:]), wg, t, bsz * groups,
+                                transposed=transposed)
+        y = np.moveaxis(y.reshape((n, bsz) + (y.shape[1] // bsz,) + y.shape[2:]), 1, 0)
+        return Batched(y + channel(bias, y.ndim))
+
+    def conv1d(self, a, weight, bias, stride=1, padding=0, dilation=1, groups=1):
+        return conv(a, weight, bias, False, stride, padding, dilation, groups)
+
+    def conv2d(self, a, weight, bias, stride=1, padding=0, dilation=1, groups=1):
+        return conv(a, weight, bias, False, stride, padding, dilation, groups)
+
+    def conv_transpose2d(self, a, weight, bias, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+        return conv(a, weight, bias, True, stride, padding, dilation, groups, output_padding)
+
+    def max_pool2d(self, a, kernel_size, stride=None):
+        d = _lift(a).data
+        rows, cols = layers.windows(d.shape[-2], d.shape[-1], kernel_size, stride)
+        win = np.moveaxis(d[..., rows, cols], -3, -2)
+        win = win.reshape(win.shape[:-2] + (-1,))
+        first = np.argmax(np.real(win), axis=-1)[..., None]  # the branch the real point lies on
+        return Batched(np.take_along_axis(win, first, axis=-1)[..., 0])
+
+    def avg_pool2d(self, a, kernel_size, stride=None):
+        d = _lift(a).data
+        rows, cols = layers.windows(d.shape[-2], d.shape[-1], kernel_size, stride)
+        return Batched(d[..., rows, cols].mean(axis=(-3, -1)))
+
+    def embedding(self, indices, weight):
+        return Batched(_lift(weight).data[:, _data_point(indices)])
+
+    return {k: v for k, v in locals().items() if k not in ("norm", "channel", "conv", "layers")}
+
+
+for _name, _fn in _layer_ops().items():
+    setattr(BatchedNumpy, _name, _fn)
+del _name, _fn
+# --- end of layers (issue 11) ------------------------------------------------------------------------------------
+
+
 class NotAnalytic(Exception):
     """The case called an op that cannot be evaluated on complex inputs (see :data:`COMPLEX_UNSAFE`)."""
 

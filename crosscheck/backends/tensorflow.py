@@ -203,6 +203,20 @@ class TensorFlowVocabulary(Recording, Vocabulary):
         "smooth_l1": "tf.reduce_mean(tf.where(|d| < β, d²/(2β), |d| - β/2)) (TF has none)",
         "kl_div": "tf.reduce_sum(tf.math.xlogy(p, p) - p·log_q)/rows (TF's losses are Keras)",
         "cosine_similarity": "Σ tf.math.l2_normalize(a, ε²)·tf.math.l2_normalize(b, ε²) (norms clamped to ε)",
+        # --- layers (issue 11): TF's layers are Keras; channels moved last for its CPU kernels
+        "layer_norm": "tf.nn.moments + tf.nn.batch_normalization over the last axis",
+        "rms_norm": "a·tf.math.rsqrt(reduce_mean(a²) + eps)·weight",
+        "batch_norm": "tf.nn.moments + tf.nn.batch_normalization over (0, 2, ...) (batch statistics)",
+        "group_norm": "tf.nn.moments + tf.nn.batch_normalization over each group of (N, G, C/G, ...)",
+        "dropout": "a·(mask/(1 - p)) (tf.nn.dropout draws its own mask)",
+        "conv1d": "tf.nn.convolution per group, tf.concat, channels last, tf.pad then VALID; stride with dilation: "
+                  "stride 1, then every stride-th output (TF's CPU kernels take neither groups nor both > 1)",
+        "conv2d": "tf.nn.convolution per group, tf.concat, channels last, tf.pad then VALID; stride with dilation: "
+                  "stride 1, then every stride-th output (TF's CPU kernels take neither groups nor both > 1)",
+        "conv_transpose2d": "tf.nn.conv2d_transpose per group (VALID), tf.concat, then cropped by the padding; "
+                            "dilation by a zero-dilated kernel (TF's CPU kernel takes none)",
+        "max_pool2d": "tf.nn.max_pool2d, channels last",
+        "avg_pool2d": "tf.nn.avg_pool2d, channels last",
     }
 
     def __init__(self, dtype):
@@ -495,6 +509,88 @@ class TensorFlowVocabulary(Recording, Vocabulary):
         nb = tf.math.l2_normalize(b, axis=axis, epsilon=eps * eps)
         return tf.math.reduce_sum(na * nb, axis=axis)
 
+
+    # --- layers: normalisation, dropout, convolution, pooling, embedding (issue 11) -----------------------------
+    # TF's conv and pool kernels take channels last on the CPU: (N, C, ...) is moved to (N, ..., C) and back
+    def _norm(self, a, axes, eps, weight=None, bias=None):
+        mean, var = self.tf.nn.moments(a, axes=list(axes), keepdims=True)
+        return self.tf.nn.batch_normalization(a, mean, var, bias, weight, eps)
+
+    def _channel(self, v, ndim): return self.tf.reshape(v, [1, -1] + [1] * (ndim - 2))
+
+    def layer_norm(self, a, weight, bias, eps=1e-5): return self._norm(a, [a.shape.rank - 1], eps, weight, bias)
+
+    def rms_norm(self, a, weight, eps=1e-6):
+        tf = self.tf
+        return a * tf.math.rsqrt(tf.math.reduce_mean(a * a, axis=-1, keepdims=True) + eps) * weight
+
+    def batch_norm(self, a, weight, bias, eps=1e-5):
+        rank = a.shape.rank
+        return self._norm(a, [0] + list(range(2, rank)), eps, self._channel(weight, rank), self._channel(bias, rank))
+
+    def group_norm(self, a, weight, bias, num_groups, eps=1e-5):
+        tf = self.tf
+        shape = a.shape.as_list()
+        g = tf.reshape(a, [shape[0], num_groups, shape[1] // num_groups] + shape[2:])
+        y = tf.reshape(self._norm(g, range(2, len(shape) + 1), eps), shape)
+        return y * self._channel(weight, len(shape)) + self._channel(bias, len(shape))
+
+    def dropout(self, a, mask, p=0.5): return a * (mask / (1 - p))
+
+    def _last(self, a): return self.tf.transpose(a, [0] + list(range(2, a.shape.rank)) + [1])
+    def _first(self, a): return self.tf.transpose(a, [0, a.shape.rank - 1] + list(range(1, a.shape.rank - 1)))
+
+    def _conv(self, a, weight, bias, stride, padding, dilation, groups):
+        tf = self.tf
+        s = a.shape.rank - 2
+        x = self._last(a)
+        w = tf.transpose(weight, list(range(2, 2 + s)) + [1, 0])  # (k..., C_in/groups, C_out)
+        x = tf.pad(x, [[0, 0]] + [[padding, padding]] * s + [[0, 0]])
+        # TF refuses stride > 1 with dilation > 1: convolve at stride 1 and keep every stride-th output
+        step = 1 if dilation > 1 else stride
+        # TF's CPU kernels take no groups: one conv per group, concatenated; tf.nn.convolution (not conv1d/conv2d,
+        # whose CPU backward takes no dilation) dilates through space_to_batch
+        y = tf.concat([tf.nn.convolution(xg, wg, step, "VALID", dilations=dilation) for xg, wg in
+                       zip(tf.split(x, groups, axis=-1), tf.split(w, groups, axis=-1))], axis=-1)
+        if step != stride:
+            y = y[(slice(None),) + (slice(None, None, stride),) * s]
+        return self._first(y) + self._channel(bias, s + 2)
+
+    def conv1d(self, a, weight, bias, stride=1, padding=0, dilation=1, groups=1):
+        return self._conv(a, weight, bias, stride, padding, dilation, groups)
+
+    def conv2d(self, a, weight, bias, stride=1, padding=0, dilation=1, groups=1):
+        return self._conv(a, weight, bias, stride, padding, dilation, groups)
+
+    def conv_transpose2d(self, a, weight, bias, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+        tf = self.tf
+        n, cin, h, w_ = a.shape.as_list()
+        _, cout_g, kh, kw = weight.shape.as_list()
+        if dilation > 1:  # TF's CPU kernel takes no dilation: the kernel dilated by zeros between its taps
+            dil = [np.eye(dilation * (k - 1) + 1)[:, ::dilation] for k in (kh, kw)]
+            weight = tf.einsum("ioab,ca,db->iocd", weight, tf.constant(dil[0], weight.dtype),
+                               tf.constant(dil[1], weight.dtype))
+            kh, kw = weight.shape.as_list()[2:]
+        full = [(m - 1) * stride + k for m, k in ((h, kh), (w_, kw))]
+        x = self._last(a)
+        parts = []
+        for g, (xg, wg) in enumerate(zip(tf.split(x, groups, axis=-1), tf.split(weight, groups, axis=0))):
+            wg = tf.transpose(wg, [2, 3, 1, 0])  # (kh, kw, C_out/groups, C_in/groups)
+            parts.append(tf.nn.conv2d_transpose(xg, wg, [n] + full + [cout_g], stride, "VALID"))
+        y = tf.concat(parts, axis=-1)
+        y = tf.pad(y, [[0, 0], [0, output_padding], [0, output_padding], [0, 0]])  # output_padding < stride
+        out = [(m - 1) * stride - 2 * padding + k + output_padding for m, k in ((h, kh), (w_, kw))]
+        y = y[:, padding:padding + out[0], padding:padding + out[1], :]
+        return self._first(y) + self._channel(bias, 4)
+
+    def max_pool2d(self, a, kernel_size, stride=None):
+        return self._first(self.tf.nn.max_pool2d(self._last(a), kernel_size, stride or kernel_size, "VALID"))
+
+    def avg_pool2d(self, a, kernel_size, stride=None):
+        return self._first(self.tf.nn.avg_pool2d(self._last(a), kernel_size, stride or kernel_size, "VALID"))
+
+    def embedding(self, indices, weight): return self.tf.nn.embedding_lookup(weight, self.tf.cast(indices, self.tf.int32))
+    # --- end of layers (issue 11)
 
 def _lift_ops(cls):
     """Lift ``cls``'s own op methods (written on tf.Tensors) to TensorArrays."""

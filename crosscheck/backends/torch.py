@@ -26,6 +26,8 @@ class TorchVocabulary(Recording, Vocabulary):
         "pad": "F.pad, numpy's pad_width reordered to torch's last-axis-first pairs",
         "cross_entropy": "F.cross_entropy with class indices (rank > 2 flattened to rows)",
         "nll": "F.nll_loss (rank > 2 flattened to rows)",
+        # --- layers (issue 11)
+        "dropout": "a·(mask/(1 - p)) (F.dropout draws its own mask; with the mask given, dropout is this product)",
     }
 
     def __init__(self, dtype):
@@ -218,6 +220,30 @@ class TorchVocabulary(Recording, Vocabulary):
     def cosine_similarity(self, a, b, axis=-1, eps=1e-8):
         return self.F.cosine_similarity(a, b, dim=axis, eps=eps)
 
+
+    # --- layers: normalisation, dropout, convolution, pooling, embedding (issue 11) -----------------------------
+    def layer_norm(self, a, weight, bias, eps=1e-5): return self.F.layer_norm(a, a.shape[-1:], weight, bias, eps)
+    def rms_norm(self, a, weight, eps=1e-6): return self.F.rms_norm(a, a.shape[-1:], weight, eps)
+
+    def batch_norm(self, a, weight, bias, eps=1e-5):
+        return self.F.batch_norm(a, None, None, weight, bias, training=True, eps=eps)
+
+    def group_norm(self, a, weight, bias, num_groups, eps=1e-5): return self.F.group_norm(a, num_groups, weight, bias, eps)
+    def dropout(self, a, mask, p=0.5): return a * (mask / (1 - p))
+
+    def conv1d(self, a, weight, bias, stride=1, padding=0, dilation=1, groups=1):
+        return self.F.conv1d(a, weight, bias, stride, padding, dilation, groups)
+
+    def conv2d(self, a, weight, bias, stride=1, padding=0, dilation=1, groups=1):
+        return self.F.conv2d(a, weight, bias, stride, padding, dilation, groups)
+
+    def conv_transpose2d(self, a, weight, bias, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+        return self.F.conv_transpose2d(a, weight, bias, stride, padding, output_padding, groups, dilation)
+
+    def max_pool2d(self, a, kernel_size, stride=None): return self.F.max_pool2d(a, kernel_size, stride)
+    def avg_pool2d(self, a, kernel_size, stride=None): return self.F.avg_pool2d(a, kernel_size, stride)
+    def embedding(self, indices, weight): return self.F.embedding(indices.long(), weight)
+    # --- end of layers (issue 11)
 
 class TorchBackend(Backend):
     """Gradients by PyTorch autograd (CPU)."""
