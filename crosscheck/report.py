@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import backends as backend_registry
 from . import flow, guard, matrix, plots, seed, tables, trajectories
+from . import flow_time  # issue 11: gradient flow through time
 from . import runner
 from .compare import VERDICTS
 
@@ -177,6 +178,7 @@ class Results:
     conventions: list = field(default_factory=list)  # kink conventions: compare.Convention records
     conformance: tuple = None  # (matrix, counts) DataFrames: ops × backends (crosscheck.matrix)
     conventions_table: object = None  # the special points' conventions table (crosscheck.conventions)
+    time_flow: list = field(default_factory=list)  # gradient flow through time (crosscheck.flow_time), issue 11
 
 
 def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=guard.DEFAULT_TIMEOUT,
@@ -217,9 +219,11 @@ def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=gu
         "seed_xor_training": seed.xor_training(divs, trajs),
         "seed_gradient_flow": seed.gradient_flow(f64),
     }
+    time_flow = flow_time.gradient_flow_through_time(catalogue, runnable) if "float64" in dtypes else []
     return Results(rows, pairs, trajs, divs, cells, seed_tables, conventions=conventions,
                    conformance=matrix.conformance(cases, rows, instances),
-                   conventions_table=_conventions(cases, runnable))
+                   conventions_table=_conventions(cases, runnable),
+                   time_flow=time_flow)
 
 
 def _conventions(cases, runnable):
@@ -325,6 +329,15 @@ def build(results: Results):
         doc.image("layer_norms.png",
                   plots.layer_norms([c for c in results.flow_cells if c.dtype == "float64"], deepest),
                   f"per-layer weight-gradient norms, {deepest} layers, float64")
+    if results.time_flow:  # --- gradient flow through time (issue 11)
+        doc.heading("Gradient flow through time")
+        doc.text("mean |dL/dx₁| at the first input step when the loss reads the last hidden state h_T (cotangent "
+                 "of ones), for the tanh RNN, the LSTM and the GRU unrolled over T steps (float64; same weights "
+                 "for every T): the vanishing gradient of the deep stacks, in time.")
+        named["gradient_flow_through_time"] = flow_time.table(results.time_flow)
+        doc.table(named["gradient_flow_through_time"], "gradient_flow_through_time")
+        doc.image("gradient_flow_through_time.png", flow_time.plot(results.time_flow),
+                  "mean |dL/dx₁| against T, every backend")
     _add_conformance(doc, results)
     if results.divergences:
         doc.heading("Training trajectories")

@@ -13,6 +13,11 @@ from ..vocabulary import OPS, Vocabulary
 
 _MODULES = {"ops": ops, "elementwise": elementwise, "reductions": reductions, "shape": shape, "linalg": linalg,
             "losses": losses}
+# --- layers: attention and recurrent (issue 11)
+from ..core import sequence  # noqa: E402
+
+_MODULES["sequence"] = sequence
+# --- end of layers: attention and recurrent (issue 11)
 
 
 def core_function(op):
