@@ -7,9 +7,8 @@
 - an Elman RNN (tanh), an LSTM and a GRU unrolled over T = 5 steps (backpropagation through time), every hidden
   state as the output: gradients for the weights, the initial state(s) and every input step. No framework but
   torch has a functional cell, so each is built from matmul, sigmoid, tanh and multiply on every backend;
-- ``flow_time_<model>_<T>``: the same three models at T = 5, 10, 20, 50 with only the last hidden state as the
-  output (cotangent of ones): the gradient at the first input step is the flow-through-time study
-  (``crosscheck/flow_time.py``);
+- the flow-through-time study runs the same three models (defined in ``crosscheck/flow_time.py``) at T = 5, 10,
+  20, 50 outside the catalogue: a T = 50 unroll costs jax and tensorflow long compilations;
 - ``transformer_training``: the block trained by SGD to output the running mean of its input sequence, the
   same steps on every backend (``crosscheck/trajectories.py``).
 
@@ -18,13 +17,13 @@ Shapes are tiny (batch 2, length 5, width 8 or 3 → 4) so that every backend an
 
 import numpy as np
 
-from crosscheck import Expected, Training, case, inputs
+from crosscheck import Expected, Training, case, flow_time, inputs
 from crosscheck.core import sequence
 from crosscheck.ops_spec import R_SDPA_FLOAT32_SOFTMAX, T_GELU
 
 B, L, E = 2, 5, 4  # attention: batch, length, width
 D, HEADS, F = 8, 2, 8  # multi-head attention and the block: model width, heads, MLP width
-T, I, H = 5, 3, 4  # recurrent models: steps, input width, hidden width
+T = 5  # recurrent models: steps (widths: flow_time.I, flow_time.H)
 
 
 #: every case that attends: jax's attention kernel takes its softmax in float32
@@ -132,7 +131,7 @@ def _training_predict(x, target, **p):
 
 
 @case(x=inputs.data(_TRAIN_X), target=inputs.data(_TRAIN_Y), **_BLOCK_INPUTS, backward=_training_backward,
-      train=Training(steps=30, lr=0.1, predict=_training_predict), expect=[_TF_GELU, _JAX_F32],
+      train=Training(steps=20, lr=0.1, predict=_training_predict), expect=[_TF_GELU, _JAX_F32],
       tags={"layers", "attention", "training"})
 def transformer_training(nn, x, target, g1, b1, Wq, Wk, Wv, Wo, g2, b2, W1, c1, W2, c2):
     return nn.mean_squared_error(_block(nn, x, g1, b1, Wq, Wk, Wv, Wo, g2, b2, W1, c1, W2, c2), target)
@@ -141,102 +140,24 @@ def transformer_training(nn, x, target, g1, b1, Wq, Wk, Wv, Wo, g2, b2, W1, c1, 
 # ---------------------------------------------------------------- recurrent models, unrolled over T steps
 
 
-def _rnn(nn, x, h0, Wx, Wh, b, steps):
-    h, hs = h0, []
-    for t in range(steps):
-        h = nn.tanh(x[:, t] @ Wx + h @ Wh + b)
-        hs.append(h)
-    return hs
+MODELS = flow_time.RECURRENT  # the models, written once against nn (shared with the flow-through-time study)
 
 
-def _lstm(nn, x, h0, c0, Wx, Wh, b, steps):
-    n = H
-    h, c, hs = h0, c0, []
-    for t in range(steps):
-        a = x[:, t] @ Wx + h @ Wh + b
-        i, f, o = nn.sigmoid(a[:, :n]), nn.sigmoid(a[:, n:2 * n]), nn.sigmoid(a[:, 3 * n:])
-        c = f * c + i * nn.tanh(a[:, 2 * n:3 * n])
-        h = o * nn.tanh(c)
-        hs.append(h)
-    return hs
-
-
-def _gru(nn, x, h0, Wx, Wh, bx, bh, steps):
-    n = H
-    h, hs = h0, []
-    for t in range(steps):
-        ax, ah = x[:, t] @ Wx + bx, h @ Wh + bh
-        r = nn.sigmoid(ax[:, :n] + ah[:, :n])
-        z = nn.sigmoid(ax[:, n:2 * n] + ah[:, n:2 * n])
-        cand = nn.tanh(ax[:, 2 * n:] + r * ah[:, 2 * n:])
-        h = (1 - z) * cand + z * h
-        hs.append(h)
-    return hs
-
-
-MODELS = {"rnn": _rnn, "lstm": _lstm, "gru": _gru}
-_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-
-
-def _bptt(model, x, h0, dhs, **w):
-    """The hand-written backpropagation through time of ``model`` given dL/d(every hidden state)."""
-    if model == "rnn":
-        return sequence.rnn_backward(x, h0, w["Wx"], w["Wh"], w["b"], sequence.rnn_forward(x, h0, **w), dhs)
-    if model == "lstm":
-        hs, steps = sequence.lstm_forward(x, h0, w["c0"], w["Wx"], w["Wh"], w["b"])
-        return sequence.lstm_backward(x, h0, w["c0"], w["Wx"], w["Wh"], w["b"], hs, steps, dhs)
-    hs, steps = sequence.gru_forward(x, h0, w["Wx"], w["Wh"], w["bx"], w["bh"])
-    return sequence.gru_backward(x, h0, w["Wx"], w["Wh"], w["bx"], w["bh"], hs, steps, dhs)
-
-
-def _recurrent_inputs(model, steps, batch, fixed_seed=None):
-    """x, h0 (and c0), the weights. With ``fixed_seed`` the values are fixed arrays: the flow study's models
-    share their weights across T, and each x is the first T steps of one 50-step sequence."""
-    g = _GATES[model] * H
-    shapes = {"x": (batch, steps, I), "h0": (batch, H)} | ({"c0": (batch, H)} if model == "lstm" else {})
-    shapes |= {"Wx": (I, g), "Wh": (H, g)} | ({"bx": (g,), "bh": (g,)} if model == "gru" else {"b": (g,)})
-    if fixed_seed is None:
-        return {k: (_w(*s) if k[0] == "W" else inputs.normal(*s, scale=0.5)) for k, s in shapes.items()}
-    rng = np.random.default_rng(fixed_seed)
-    out = {}
-    for k, s in shapes.items():
-        if k == "x":
-            out[k] = inputs.fixed(rng.standard_normal((batch, 50, I))[:, :steps])
-        else:
-            out[k] = inputs.fixed(rng.standard_normal(s) * (1 / np.sqrt(s[0]) if k[0] == "W" else 0.5))
-    return out
-
-
-def _make(model, steps, last_only):
-    names = list(_recurrent_inputs(model, steps, 1))
+def _make(model, steps):
+    names = list(flow_time.recurrent_inputs(model, steps, B))
 
     def fn(nn, **a):
-        hs = MODELS[model](nn, *(a[k] for k in names), steps)
-        return hs[-1] if last_only else nn.stack(hs, axis=1)
+        return nn.stack(MODELS[model](nn, *(a[k] for k in names), steps), axis=1)
 
     def backward(g, **a):
-        x, h0 = a["x"], a["h0"]
-        dhs = np.zeros(x.shape[:2] + (H,), dtype=x.dtype)
-        if last_only:
-            dhs[:, -1] = g
-        else:
-            dhs[...] = g
-        return _bptt(model, **a, dhs=dhs)
+        return sequence.bptt(model, **a, dhs=g)  # every hidden state is an output: dL/dhs = g
 
-    fn.__name__ = f"{model}_{steps}"
+    fn.__name__ = model
     return fn, backward
 
 
 for _model in MODELS:
-    _fn, _backward = _make(_model, T, last_only=False)
-    case(_model if _model != "rnn" else "rnn_tanh", backward=_backward, tags={"layers", "recurrent"},
-         **_recurrent_inputs(_model, T, B))(_fn)
-
-LENGTHS = (5, 10, 20, 50)
-for _model in MODELS:
-    for _steps in LENGTHS:
-        _fn, _backward = _make(_model, _steps, last_only=True)
-        # float64 only: the study reads float64 gradients, and each T = 50 unroll costs every compiling backend
-        # (jax, tensorflow) a long compilation per dtype
-        case(f"flow_time_{_model}_{_steps}", backward=_backward, cotangent="ones", dtypes=("float64",),
-             tags={"layers", "recurrent", "flow_time"}, **_recurrent_inputs(_model, _steps, 1, fixed_seed=7))(_fn)
+    _fn, _backward = _make(_model, T)
+    _specs = {k: (_w(*s) if k[0] == "W" else inputs.normal(*s, scale=0.5))
+              for k, s in flow_time.recurrent_inputs(_model, T, B).items()}
+    case(_model if _model != "rnn" else "rnn_tanh", backward=_backward, tags={"layers", "recurrent"}, **_specs)(_fn)

@@ -219,7 +219,9 @@ def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=gu
         "seed_xor_training": seed.xor_training(divs, trajs),
         "seed_gradient_flow": seed.gradient_flow(f64),
     }
-    time_flow = flow_time.gradient_flow_through_time(catalogue, runnable) if "float64" in dtypes else []
+    # the study runs when the run holds the recurrent layer cases (not for a user's own case folder)
+    time_flow = (flow_time.gradient_flow_through_time(runnable) if "float64" in dtypes
+                 and any("recurrent" in c.tags for c in cases) else [])
     return Results(rows, pairs, trajs, divs, cells, seed_tables, conventions=conventions,
                    conformance=matrix.conformance(cases, rows, instances),
                    conventions_table=_conventions(cases, runnable),

@@ -79,10 +79,10 @@ def test_the_causal_mask_gives_no_gradient_to_future_keys(causal):
     assert (np.all(dk[1:] == 0) and np.all(dv[1:] == 0)) == causal
 
 
-def test_flow_through_time_on_the_core_and_the_hand_written_backward(catalogue):
+def test_flow_through_time_on_the_core_and_the_hand_written_backward():
     from crosscheck.backends import get
 
-    cells = flow_time.gradient_flow_through_time(catalogue, [get("handwritten"), get("core")])
+    cells = flow_time.gradient_flow_through_time([get("handwritten"), get("core")])
     assert {(c.model, c.steps) for c in cells} == {(m, t) for m in flow_time.MODELS for t in flow_time.LENGTHS}
     for c in cells:
         assert np.isfinite(c.mean_abs_first_step) and c.mean_abs_first_step > 0 and not c.error
@@ -90,3 +90,19 @@ def test_flow_through_time_on_the_core_and_the_hand_written_backward(catalogue):
             assert c.rel_diff < 1e-12  # the tape against the hand-written BPTT
     rnn = {c.steps: c.mean_abs_first_step for c in cells if c.model == "rnn" and c.backend == "handwritten"}
     assert rnn[50] < 1e-3 * rnn[5]  # the tanh RNN's gradient at the first step vanishes with T
+
+
+def test_the_report_has_the_flow_through_time_section(catalogue, tmp_path):
+    import io
+
+    from crosscheck import report
+
+    cases = [catalogue[n] for n in ("rnn_tanh", "lstm", "gru")]
+    results = report.compute(cases, ["core", "handwritten"], ("float64",),
+                             progress=report.Progress(1, stream=io.StringIO()))
+    assert len(results.time_flow) == 2 * len(flow_time.MODELS) * len(flow_time.LENGTHS)
+    report.write(results, tmp_path)
+    table = (tmp_path / "gradient_flow_through_time.csv").read_text()
+    assert "LSTM" in table and "GRU" in table and "RNN (tanh)" in table
+    assert (tmp_path / "gradient_flow_through_time.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Gradient flow through time" in (tmp_path / "report.md").read_text()

@@ -273,3 +273,18 @@ def gru_backward(x, h0, Wx, Wh, bx, bh, hs, steps, dhs):
         dbh += dah.sum(axis=0)
         dh = dh * z + dah @ Wh.T
     return {"x": dx, "h0": dh, "Wx": dWx, "Wh": dWh, "bx": dbx, "bh": dbh}
+
+
+def bptt(model, x, h0, dhs, **weights):
+    """The hand-written backpropagation through time of ``model`` ("rnn", "lstm" or "gru"; the LSTM's c0 among
+    ``weights``), given dL/d(every hidden state) ``dhs`` (B, T, H): {input name: gradient}."""
+    w = weights
+    if model == "rnn":
+        return rnn_backward(x, h0, w["Wx"], w["Wh"], w["b"], rnn_forward(x, h0, w["Wx"], w["Wh"], w["b"]), dhs)
+    if model == "lstm":
+        hs, steps = lstm_forward(x, h0, w["c0"], w["Wx"], w["Wh"], w["b"])
+        return lstm_backward(x, h0, w["c0"], w["Wx"], w["Wh"], w["b"], hs, steps, dhs)
+    if model == "gru":
+        hs, steps = gru_forward(x, h0, w["Wx"], w["Wh"], w["bx"], w["bh"])
+        return gru_backward(x, h0, w["Wx"], w["Wh"], w["bx"], w["bh"], hs, steps, dhs)
+    raise ValueError(f"no recurrent model {model!r}: rnn, lstm or gru")
