@@ -53,6 +53,7 @@ def attention_backward(q, k, v, cache, g):
 
 
 def scaled_dot_product_attention(q, k, v, *, causal=False):
+    # O = softmax(q kᵀ·s) v: dv = Pᵀg, dS = P ⊙ (g vᵀ - Σ_j P·(g vᵀ)), dq = s·dS k, dk = s·dSᵀ q (attention_backward)
     out, cache = attention_forward(q, k, v, causal)
     return out, lambda g: attention_backward(q, k, v, cache, g)
 
