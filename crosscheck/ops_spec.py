@@ -725,6 +725,28 @@ _layer("embedding", "embedding(indices, weight)  # integer indices (data): weigh
              weight=[[0.5, -1.0], [1.0, 2.0], [0.0, 3.0], [-1.5, 0.25]]),
        ], data=("indices",), note="jax.nn has no embedding layer")
 # --- end of layers (issue 11) --------------------------------------------------------------------------------
+# --- layers: attention and recurrent (issue 11) ------------------------------------------------------------
+# Attention is an op (torch and jax have a kernel of their own); the recurrent cells are not: only torch has a
+# functional cell (torch.lstm_cell / gru_cell / rnn_tanh_cell), and on the CPU that is an ATen composite of
+# linear, sigmoid and tanh (the fused cell is CUDA-only), so cases/layers_sequence.py builds the RNN, LSTM and GRU
+# from matmul, sigmoid, tanh and multiply on every backend.
+THEMES = THEMES + ("attention",)
+R_SDPA_FLOAT32_SOFTMAX = ("jax.nn.dot_product_attention computes its softmax in float32 whatever the input dtype "
+                          "(jax/_src/nn/functions.py, _dot_product_attention_core: 'Softmax ... is always carried out "
+                          "in fp32', padded_logits.astype(np.float32)): in float64 its values and gradients are off by "
+                          "~1e-7 relative, beyond float64's tolerance (float32 runs are unaffected)")
+_QKV = {"q": N(2, 4, 3), "k": N(2, 4, 3), "v": N(2, 4, 3)}
+op("scaled_dot_product_attention", "scaled_dot_product_attention(q, k, v, causal=False)  # q (..., L, E), k and v "
+   "(..., S, E); softmax(q kᵀ/√E) v", "attention", "sequence.scaled_dot_product_attention",
+   "F.scaled_dot_product_attention", "jax.nn.dot_product_attention (axes moved to (B, L, heads, E))", _QKV, [
+       P("causal", "smooth: a masked score is -inf, its probability 0 and its gradient 0 (query 0 sees key 0 only)",
+         q=[[0.5, -1.0], [1.0, 0.3], [-0.2, 0.8]], k=[[1.0, 0.2], [-0.5, 0.4], [0.3, -1.2]],
+         v=[[0.7, -0.1], [0.2, 0.9], [-1.1, 0.4]], attrs={"causal": True}),
+       P("equal_scores", "q = 0: every score is 0, P is uniform (1/S); smooth, dq = Σ_j P_j (dP_j - P·dP) k_j/√E",
+         q=[[0.0, 0.0], [0.0, 0.0]], k=[[1.0, -2.0], [0.5, 0.5], [-1.0, 0.0]], v=[[1.0, 2.0], [3.0, -1.0], [0.0, 1.0]]),
+   ], note="tensorflow and autograd have no attention kernel: softmax(q kᵀ/√E + mask) v of their own ops",
+   expect_everywhere=(("jax", "float64", R_SDPA_FLOAT32_SOFTMAX),))
+# --- end of layers: attention and recurrent (issue 11) -----------------------------------------------------
 
 OPS = {o.name: o for o in _OPS}
 #: the vocabulary: op names an ``nn`` binds (variants like clip_scalar are cases of another op)

@@ -100,14 +100,15 @@ def _train(name, dtypes, timeout, checkpoints):
     return report.train_case(_WORKER["cases"][name], _WORKER["backends"], dtypes, timeout, checkpoints)
 
 
-def _studies(dtypes):
+def _study(name, dtypes):
+    """One of the report's studies (report.STUDY_UNITS) over the run's cases."""
     from . import report
 
-    catalogue = {name: _WORKER["cases"][name] for name in _WORKER["order"]}
-    return report.studies(catalogue, _WORKER["backends"], dtypes)
+    catalogue = {case: _WORKER["cases"][case] for case in _WORKER["order"]}
+    return report.STUDY_UNITS[name](catalogue, _WORKER["backends"], dtypes)
 
 
-_TASKS = {"judge": _judge, "train": _train, "studies": _studies}
+_TASKS = {"judge": _judge, "train": _train, "study": _study}
 
 
 def _do(kind, args):

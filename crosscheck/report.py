@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import backends as backend_registry
 from . import explorer, flow, guard, matrix, plots, seed, tables, trajectories
+from . import flow_time  # issue 11: gradient flow through time
 from . import runner
 from .compare import VERDICTS
 
@@ -190,6 +191,7 @@ class Results:
     conformance: tuple = None  # (matrix, counts) DataFrames: ops × backends (crosscheck.matrix)
     conventions_table: object = None  # the special points' conventions table (crosscheck.conventions)
     explorer: dict = None  # the interactive figures' data (crosscheck.explorer, issue 18)
+    time_flow: list = field(default_factory=list)  # gradient flow through time (crosscheck.flow_time), issue 11
 
 
 def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=guard.DEFAULT_TIMEOUT, jobs=1,
@@ -224,7 +226,8 @@ def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=gu
                 trajs.extend(trained[0])
                 divs.extend(trained[1])
     catalogue = {c.name: c for c in cases}
-    return _results(rows, pairs, conventions, trajs, divs, studies(catalogue, instances, dtypes), cases, instances)
+    studied = {name: study(catalogue, instances, dtypes) for name, study in STUDY_UNITS.items()}
+    return _results(rows, pairs, conventions, trajs, divs, studied, cases, instances)
 
 
 def train_case(case, instances, dtypes, timeout, checkpoints=tuple(seed.XOR_EPOCHS)):
@@ -249,9 +252,29 @@ def studies(catalogue, instances, dtypes):
         "seed_local_gradients": seed.local_gradients(catalogue, runnable, numeric),
         "seed_xor_gradient_check": seed.xor_gradient_check(catalogue, runnable, numeric),
     }
-    cases = list(catalogue.values())
-    return (cells, seed_tables, _conventions(cases, runnable),
-            _explorer(cases, catalogue, runnable, numeric, dtypes))
+    return cells, seed_tables, _conventions(list(catalogue.values()), runnable)
+
+
+def explorer_study(catalogue, instances, dtypes):
+    runnable = [b for b in instances if not b.unavailable()]
+    return _explorer(list(catalogue.values()), catalogue, runnable, backend_registry.get("numeric"), dtypes)
+
+
+def time_flow_study(catalogue, instances, dtypes):
+    """Gradient flow through time (issue 11): when the run holds the recurrent layer cases (not for a user's own
+    case folder), float64."""
+    runnable = [b for b in instances if not b.unavailable()]
+    cases = catalogue.values()
+    if "float64" not in dtypes or not any("recurrent" in c.tags for c in cases):
+        return []
+    return flow_time.gradient_flow_through_time(runnable)
+
+
+#: the studies beside the judging, each a unit of work of its own under -j: name -> function(catalogue, backends,
+#: dtypes), its result going to the Results field of the same name (``studies``: flow cells, seed tables,
+#: conventions table)
+STUDY_UNITS = {"studies": lambda *a: studies(*a), "explorer": lambda *a: explorer_study(*a),
+               "time_flow": lambda *a: time_flow_study(*a)}
 
 
 def _explorer(cases, catalogue, runnable, numeric, dtypes):
@@ -262,7 +285,7 @@ def _explorer(cases, catalogue, runnable, numeric, dtypes):
 
 
 def _results(rows, pairs, conventions, trajs, divs, studied, cases, instances):
-    cells, seed_tables, conventions_table, explored = studied
+    (cells, seed_tables, conventions_table), explored, time_flow = (studied[k] for k in STUDY_UNITS)
     f64 = [c for c in cells if c.dtype == "float64"]
     seed_tables = {**seed_tables, "seed_xor_training": seed.xor_training(divs, trajs),
                    "seed_gradient_flow": seed.gradient_flow(f64)}
@@ -270,7 +293,7 @@ def _results(rows, pairs, conventions, trajs, divs, studied, cases, instances):
              "seed_gradient_flow")
     return Results(rows, pairs, trajs, divs, cells, {k: seed_tables[k] for k in order}, conventions=conventions,
                    conformance=matrix.conformance(cases, rows, instances), conventions_table=conventions_table,
-                   explorer=explored)
+                   explorer=explored, time_flow=time_flow)
 
 
 def _compute_parallel(cases, instances, dtypes, probe, bar, applying, timeout, jobs, reference_options):
@@ -282,9 +305,9 @@ def _compute_parallel(cases, instances, dtypes, probe, bar, applying, timeout, j
     trained = [c for c in cases if c.training is not None]
     judged = [(c, d) for c in cases for d in c.dtypes if d in dtypes]
     units = ([("train", (c.name, dtypes, timeout, tuple(seed.XOR_EPOCHS))) for c in trained]
-             + [("studies", (dtypes,))]
+             + [("study", (name, dtypes)) for name in STUDY_UNITS]
              + [("judge", (c.name, d, options)) for c, d in judged])
-    first_judged = len(trained) + 1
+    first_judged = len(trained) + len(STUDY_UNITS)
 
     def done(i, result):
         if i >= first_judged:
@@ -293,7 +316,9 @@ def _compute_parallel(cases, instances, dtypes, probe, bar, applying, timeout, j
 
     def lost(i, message):
         if i < first_judged:  # a training run or the studies: left out, as a serial run leaves out a timed-out one
-            return None if i < len(trained) else ([], {}, None, None)
+            if i < len(trained):
+                return None
+            return {"studies": ([], {}, None), "explorer": None, "time_flow": []}[list(STUDY_UNITS)[i - len(trained)]]
         case, dtype = judged[i - first_judged]
         return ([runner.Row(case.name, p, b.name, dtype, "error",
                             message=f"case {case.name!r} ({case.location}) in {dtype}: {message}")
@@ -311,7 +336,8 @@ def _compute_parallel(cases, instances, dtypes, probe, bar, applying, timeout, j
         if result is not None:
             trajs.extend(result[0])
             divs.extend(result[1])
-    return _results(rows, pairs, conventions, trajs, divs, results[len(trained)], cases, instances)
+    studied = dict(zip(STUDY_UNITS, results[len(trained):first_judged]))
+    return _results(rows, pairs, conventions, trajs, divs, studied, cases, instances)
 
 
 def _conventions(cases, runnable):
@@ -508,9 +534,23 @@ def _trajectories_study(doc, results, named):
         doc.image("xor_loss.png", plots.xor_losses(results.trajectories), "XOR loss curves per backend")
 
 
+def _time_flow_study(doc, results, named):
+    """Gradient flow through time (issue 11): the recurrent layers' vanishing gradient, in time."""
+    if not results.time_flow:
+        return
+    doc.heading("Gradient flow through time", 3)
+    doc.text("mean |dL/dx₁| at the first input step when the loss reads the last hidden state h_T (cotangent "
+             "of ones), for the tanh RNN, the LSTM and the GRU unrolled over T steps (float64; same weights "
+             "for every T): the vanishing gradient of the deep stacks, in time.")
+    named["gradient_flow_through_time"] = flow_time.table(results.time_flow)
+    doc.table(named["gradient_flow_through_time"], "gradient_flow_through_time")
+    doc.image("gradient_flow_through_time.png", flow_time.plot(results.time_flow),
+              "mean |dL/dx₁| against T, every backend")
+
+
 #: the studies part, in order: each adds its heading (level 3) and blocks, or nothing when the run has no data
 #: for it. A new study is a function (doc, results, named) appended here.
-STUDIES = [_article_study, _gradient_flow_study, _trajectories_study]
+STUDIES = [_article_study, _gradient_flow_study, _time_flow_study, _trajectories_study]
 
 
 # ------------------------------------------------------------------ the full tables

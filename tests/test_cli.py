@@ -23,7 +23,8 @@ def test_list_names_every_case_with_tags(capsys):
     assert "xor_mlp" in out and "[mlp, seed]" in out and "+handwritten" in out
     generated = sum(o.random_cases + len(o.points) for o in ops_spec.OPS.values())  # cases/ops.py
     layers = 13  # issue 11: cases/layers_conv.py (12) and cases/cnn.py (1)
-    assert out.strip().endswith(f"{57 + layers + generated} cases")
+    sequence_layers = 8  # cases/layers_sequence.py (issue 11): attention ×2, MHA, block, its training, RNN, LSTM, GRU
+    assert out.strip().endswith(f"{57 + layers + sequence_layers + generated} cases")
 
 
 def test_run_on_a_user_folder(tmp_path, capsys):

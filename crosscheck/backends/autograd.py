@@ -346,6 +346,18 @@ class AutogradVocabulary(Recording, Vocabulary):
         nb = anp.maximum(anp.sqrt(anp.sum(b * b, axis=axis)), eps)
         return anp.sum(a * b, axis=axis) / (na * nb)
 
+    # --- layers: attention and recurrent (issue 11)
+    bindings = {**bindings, "scaled_dot_product_attention":
+                "softmax(anp.matmul(q, anp.swapaxes(k, -1, -2))/√E, masked by anp.where) @ v"}
+
+    def scaled_dot_product_attention(self, q, k, v, causal=False):
+        anp = self.anp
+        s = anp.matmul(q, anp.swapaxes(k, -1, -2)) / float(np.sqrt(q.shape[-1]))
+        if causal:
+            s = anp.where(np.tril(np.ones(s.shape[-2:], dtype=bool)), s, -np.inf)
+        return anp.matmul(self.softmax(s, axis=-1), v)
+    # --- end of layers: attention and recurrent (issue 11)
+
 
     # --- layers: normalisation, dropout, convolution, pooling, embedding (issue 11) -----------------------------
     def _norm(self, a, axes, eps):

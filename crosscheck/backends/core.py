@@ -6,13 +6,13 @@ import numpy as np
 
 import inspect
 
-from ..core import elementwise, layers, linalg, losses, ops, reductions, shape, tape
+from ..core import elementwise, layers, linalg, losses, ops, reductions, sequence, shape, tape
 from ..core.tape import Tensor, apply
 from ..ops_spec import OPS as SPECS
 from ..vocabulary import OPS, Vocabulary
 
 _MODULES = {"ops": ops, "elementwise": elementwise, "reductions": reductions, "shape": shape, "linalg": linalg,
-            "losses": losses, "layers": layers}
+            "losses": losses, "layers": layers, "sequence": sequence}
 
 
 def core_function(op):

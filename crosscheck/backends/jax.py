@@ -248,6 +248,21 @@ class JaxVocabulary(Recording, Vocabulary):
         nb = self.jnp.maximum(self.jnp.linalg.vector_norm(b, axis=axis), eps)
         return self.jnp.sum(a * b, axis=axis) / (na * nb)
 
+    # --- layers: attention and recurrent (issue 11)
+    bindings = {**bindings, "scaled_dot_product_attention":
+                "jax.nn.dot_product_attention; (B, heads, L, E) moved to its (B, L, heads, E), other ranks as one "
+                "head with the leading axes as the batch"}
+
+    def scaled_dot_product_attention(self, q, k, v, causal=False):
+        if q.ndim == 4:  # (B, heads, L, E) <-> jax's (B, L, heads, E)
+            move = lambda a: self.jnp.transpose(a, (0, 2, 1, 3))  # noqa: E731
+            return move(self.jnn.dot_product_attention(move(q), move(k), move(v), is_causal=causal))
+        lead = q.shape[:-2]
+        one_head = lambda a: self.jnp.reshape(a, (-1,) + a.shape[-2:])[:, :, None, :]  # noqa: E731
+        out = self.jnn.dot_product_attention(one_head(q), one_head(k), one_head(v), is_causal=causal)
+        return self.jnp.reshape(out[:, :, 0, :], lead + out.shape[1:2] + out.shape[3:])
+    # --- end of layers: attention and recurrent (issue 11)
+
 
     # --- layers: normalisation, dropout, convolution, pooling, embedding (issue 11) -----------------------------
     def _channel(self, v, ndim): return self.jnp.reshape(v, (1, -1) + (1,) * (ndim - 2))

@@ -867,6 +867,18 @@ for _name, _fn in _layer_ops().items():
     setattr(BatchedNumpy, _name, _fn)
 del _name, _fn
 # --- end of layers (issue 11) ------------------------------------------------------------------------------------
+# --- layers: attention and recurrent (issue 11)
+def _scaled_dot_product_attention(self, q, k, v, causal=False):
+    """softmax(q kᵀ/√E + mask) v on the stacks (complex-safe: the softmax shifts by the real part's max)."""
+    dq, dk, dv = _stacks(q, k, v)
+    s = dq @ np.swapaxes(dk, -1, -2) / np.sqrt(dq.shape[-1])
+    if causal:
+        s = np.where(np.tril(np.ones(s.shape[-2:], dtype=bool)), s, -np.inf)
+    return Batched(_softmax(s, -1) @ dv)
+
+
+BatchedNumpy.scaled_dot_product_attention = _scaled_dot_product_attention
+# --- end of layers: attention and recurrent (issue 11)
 
 
 class NotAnalytic(Exception):

@@ -509,6 +509,19 @@ class TensorFlowVocabulary(Recording, Vocabulary):
         nb = tf.math.l2_normalize(b, axis=axis, epsilon=eps * eps)
         return tf.math.reduce_sum(na * nb, axis=axis)
 
+    # --- layers: attention and recurrent (issue 11)
+    bindings = {**bindings, "scaled_dot_product_attention":
+                "tf.nn.softmax(tf.linalg.matmul(q, k, transpose_b=True)/√E, masked by tf.where) @ v (TF has no "
+                "attention kernel; keras' MultiHeadAttention is a layer with its own weights)"}
+
+    def scaled_dot_product_attention(self, q, k, v, causal=False):
+        tf = self.tf
+        s = tf.linalg.matmul(q, k, transpose_b=True) * float(1 / np.sqrt(q.shape[-1]))
+        if causal:
+            s = tf.where(np.tril(np.ones(s.shape[-2:], dtype=bool)), s, tf.constant(-np.inf, s.dtype))
+        return tf.linalg.matmul(tf.nn.softmax(s, axis=-1), v)
+    # --- end of layers: attention and recurrent (issue 11)
+
 
     # --- layers: normalisation, dropout, convolution, pooling, embedding (issue 11) -----------------------------
     # TF's conv and pool kernels take channels last on the CPU: (N, C, ...) is moved to (N, ..., C) and back

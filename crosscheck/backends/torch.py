@@ -220,6 +220,11 @@ class TorchVocabulary(Recording, Vocabulary):
     def cosine_similarity(self, a, b, axis=-1, eps=1e-8):
         return self.F.cosine_similarity(a, b, dim=axis, eps=eps)
 
+    # --- layers: attention and recurrent (issue 11)
+    def scaled_dot_product_attention(self, q, k, v, causal=False):
+        return self.F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    # --- end of layers: attention and recurrent (issue 11)
+
 
     # --- layers: normalisation, dropout, convolution, pooling, embedding (issue 11) -----------------------------
     def layer_norm(self, a, weight, bias, eps=1e-5): return self.F.layer_norm(a, a.shape[-1:], weight, bias, eps)
