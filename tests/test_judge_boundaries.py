@@ -1,0 +1,370 @@
+"""The judge's boundaries, pinned by hand-computed numbers (issue 16).
+
+Each test names the rule it pins; each is built so that a plausible bug in that rule (a swapped atol and
+rtol, ``&`` for ``|``, a loosened default, the wrong denominator, a backend compared with itself) makes it
+fail. ``scripts/mutation.py`` runs these against every mutant of ``crosscheck/compare.py`` and of the
+judging functions of ``crosscheck/runner.py``.
+"""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from crosscheck import runner
+from crosscheck.compare import (DEFAULT_TOLERANCES, ORACLE_TOLERANCE, REFERENCE_ERROR_FACTOR, Row, Tolerance,
+                                agreement, compare, error_in_eps, is_subgradient, ulp_error)
+
+F64, F32 = DEFAULT_TOLERANCES["float64"], DEFAULT_TOLERANCES["float32"]
+
+
+# ------------------------------------------------------------------ the tolerances themselves
+
+
+def test_the_default_tolerances_are_the_documented_numbers():
+    """float64 atol 1e-7 rtol 1e-6; float32 atol 1e-5 rtol 1e-4; the oracle's 1e-13 / 1e-11; factor 2."""
+    assert (F64.atol, F64.rtol) == (1e-7, 1e-6)
+    assert (F32.atol, F32.rtol) == (1e-5, 1e-4)
+    assert (ORACLE_TOLERANCE.atol, ORACLE_TOLERANCE.rtol) == (1e-13, 1e-11)
+    assert REFERENCE_ERROR_FACTOR == 2.0
+    assert str(F64) == "atol=1e-07 rtol=1e-06"
+
+
+@pytest.mark.parametrize("bad", [-1e-9, float("inf"), float("nan"), "1e-7"])
+def test_a_tolerance_must_be_a_finite_number_at_least_zero(bad):
+    with pytest.raises(ValueError, match="atol must be a finite number"):
+        Tolerance(atol=bad, rtol=0.0)
+    with pytest.raises(ValueError, match="rtol must be a finite number"):
+        Tolerance(atol=0.0, rtol=bad)
+    assert Tolerance(atol=0, rtol=0).atol == 0.0  # zero is allowed
+
+
+# ------------------------------------------------------------------ atol + rtol·|r|, per dtype
+
+
+@pytest.mark.parametrize("dtype, reference, inside, outside", [
+    # allowed = atol + rtol·|r|: float64 at r = 2: 1e-7 + 2e-6 = 2.1e-6; at r = 1000: 1e-7 + 1e-3 ≈ 1.0001e-3
+    ("float64", 2.0, 2.0e-6, 2.2e-6),
+    ("float64", 1000.0, 0.99e-3, 1.01e-3),
+    ("float64", 0.0, 0.9e-7, 1.1e-7),  # at r = 0 only atol is left
+    # float32 at r = 2: 1e-5 + 2e-4 = 2.1e-4; at r = -1000: 1e-5 + 1e-1
+    ("float32", 2.0, 2.0e-4, 2.2e-4),
+    ("float32", -1000.0, 0.099, 0.101),
+    ("float32", 0.0, 0.9e-5, 1.1e-5),
+])
+def test_just_inside_passes_and_just_outside_fails(dtype, reference, inside, outside):
+    """|v - r| <= atol + rtol·|r| with the dtype's default: both signs of the error, on each side of it.
+    (A swapped atol and rtol, or a default loosened 10x, moves the boundary past one of these.)"""
+    tol = DEFAULT_TOLERANCES[dtype]
+    for sign in (1, -1):
+        assert compare(reference + sign * inside, reference, tol).passed
+        c = compare(reference + sign * outside, reference, tol)
+        assert not c.passed and list(c.mismatched) == [0]
+
+
+def test_the_worst_element_is_the_largest_error_in_units_of_what_was_allowed():
+    """Per element ratio |v - r| / (atol + rtol·|r|): element 0 (ratio 2) is worse than element 1 (ratio 1.5)
+    though its absolute error is ten times smaller; max_abs is still the largest absolute error."""
+    tol = Tolerance(atol=0.0, rtol=1e-6)
+    c = compare([1 + 2e-6, 10 + 1.5e-5], [1.0, 10.0], tol)
+    assert c.worst_index == (0,)
+    assert c.value_at_worst == 1 + 2e-6 and c.reference_at_worst == 1.0
+    assert c.worst_ratio == pytest.approx(2.0, rel=1e-6)
+    assert c.max_abs == pytest.approx(1.5e-5, rel=1e-6)
+    assert list(c.mismatched) == [0, 1] and c.size == 2 and c.scale == 10.0
+
+
+def test_the_relative_error_divides_by_the_reference_not_the_value():
+    """v = 3, r = 2: relative error 0.5 (1/3 were it divided by the value); r = 0, v ≠ 0: inf; both 0: 0."""
+    tol = Tolerance(atol=0.0, rtol=0.0)
+    assert compare([3.0], [2.0], tol).max_rel == 0.5
+    assert compare([3.0, 0.0], [2.0, 0.0], tol).max_rel == 0.5
+    assert compare([1.0], [0.0], tol).max_rel == np.inf
+    assert compare([0.0, 4.0], [0.0, 5.0], tol).max_rel == pytest.approx(0.2)
+
+
+def test_the_references_own_error_widens_the_rule_by_twice_itself():
+    """r = 1, error 1e-6, float64 default: allowed 1.1e-6 + 2·1e-6 = 3.1e-6. An element needing the slack,
+    where the slack is larger than the tolerance, is uncertain; with a small error (1e-7: slack 2e-7 < 1.1e-6)
+    it simply passes."""
+    c = compare([1 + 3.0e-6], [1.0], F64, error=[1e-6])
+    assert c.passed and list(c.uncertain) == [0]
+    assert c.worst_ratio == pytest.approx(3.0 / 3.1, rel=1e-6)
+    assert not compare([1 + 3.2e-6], [1.0], F64, error=[1e-6]).passed
+    inside = compare([1 + 1.0e-6], [1.0], F64, error=[1e-6])
+    assert inside.passed and inside.uncertain.size == 0
+    small = compare([1 + 1.2e-6], [1.0], F64, error=[1e-7])  # outside 1.1e-6, inside 1.3e-6
+    assert small.passed and small.uncertain.size == 0
+    assert not compare([1 + 1.4e-6], [1.0], F64, error=[1e-7]).passed
+
+
+def test_a_nan_value_against_a_finite_reference_is_nonfinite_and_a_nan_reference_is_not_judged():
+    c = compare([np.nan, 1.0, np.inf], [1.0, 1.0, 2.0], F64)
+    assert list(c.nonfinite) == [0, 2] and not c.passed and c.max_abs == np.inf
+    both = compare([np.nan, 1.0], [np.nan, 1.0], F64)
+    assert both.nonfinite.size == 0 and both.mismatched.size == 0 and both.passed
+    with pytest.raises(ValueError, match="shape"):
+        compare([1.0, 2.0], [1.0], F64)
+    empty = compare(np.zeros(0), np.zeros(0), F64)
+    assert empty.passed and empty.size == 0
+
+
+# ------------------------------------------------------------------ kinks: [left, right] ± slack
+
+
+@pytest.mark.parametrize("left, right", [(0.0, 1.0), (1.0, 0.0)])
+def test_a_kink_accepts_inside_and_on_the_edge_and_rejects_outside(left, right):
+    """[min(l, r) - s, max(l, r) + s] with s = atol + rtol·max(|l|, |r|) = 1.1e-6 here (float64 default)."""
+    values = np.array([0.5, 0.0, 1.0, 1 + 1.0e-6, -1.0e-6, 1 + 1.2e-6, -1.2e-6, 2.0, -1.0])
+    expect = [True, True, True, True, True, False, False, False, False]
+    assert is_subgradient(values, left, right, F64).tolist() == expect
+    # noise widens the slack: 1.0005 is within 1e-3
+    assert is_subgradient([1.0005, -0.0005, 1.002], left, right, F64, noise=1e-3).tolist() == [True, True, False]
+
+
+def test_a_kink_slack_scales_with_the_larger_one_sided_derivative():
+    """l = -100, r = 1: s = 1e-7 + 1e-6·100 = 1.001e-4 on both ends."""
+    assert is_subgradient([1 + 1.0e-4, -100 - 1.0e-4], -100.0, 1.0, F64).all()
+    assert not is_subgradient([1 + 1.1e-4], -100.0, 1.0, F64).any()
+    assert not is_subgradient([-100 - 1.1e-4], -100.0, 1.0, F64).any()
+
+
+# ------------------------------------------------------------------ agreement between two backends
+
+
+def test_agreement_of_two_gradients_differing_by_a_known_amount():
+    """a = [1, 2], b = [1, 2.5]: max abs 0.5, max rel 0.5 / max(2, 2.5) = 0.2, symmetric; equal: 0."""
+    assert agreement([1.0, 2.0], [1.0, 2.5]) == (0.5, 0.2)
+    assert agreement([1.0, 2.5], [1.0, 2.0]) == (0.5, 0.2)
+    assert agreement([0.0, 3.0], [0.0, 3.0]) == (0.0, 0.0)
+    assert agreement(np.zeros(0), np.zeros(0)) == (0.0, 0.0)
+    assert agreement([-4.0], [4.0]) == (8.0, 2.0)
+
+
+def test_error_in_eps_and_ulps_by_hand():
+    eps64 = np.finfo(np.float64).eps
+    assert error_in_eps(4 * eps64, 1.0, "float64") == pytest.approx(4.0)
+    assert error_in_eps(4 * eps64 * 8, 8.0, "float64") == pytest.approx(4.0)
+    assert ulp_error([1 + 2 * 2.0**-52], [1.0], "float64") == pytest.approx(2.0)
+    assert ulp_error([1 + 3 * 2.0**-23], [1.0], "float32") == pytest.approx(3.0)
+    assert ulp_error([2 + 3 * 2.0**-22], [2.0], "float32") == pytest.approx(3.0)  # an ulp of 2 is 2^-22
+    # elements below eps·max|r| are left out: their error is absolute at the gradient's scale
+    assert ulp_error([1.0, 1e-3], [1.0, 0.0], "float64") == 0.0
+    assert ulp_error([1.0], [1.0], "float64") == 0.0
+    assert np.isnan(ulp_error([np.nan], [1.0], "float64"))
+
+
+# ------------------------------------------------------------------ runner: one parameter's row
+
+
+class FakeCase:
+    """What the judge reads of a case: name, tolerances, the input summary, declared expectations."""
+
+    name, tags, location = "planted", frozenset(), "planted.py:1"
+
+    def __init__(self, tolerances=None, expect=None, wrt=("x",)):
+        self.tolerances = tolerances or {}
+        self.expect = expect
+        self.wrt = list(wrt)
+
+    def tolerance(self, dtype):
+        return self.tolerances.get(dtype, DEFAULT_TOLERANCES[dtype])
+
+    def inputs_summary(self, dtype):
+        return "x=[...]"
+
+    def expectation(self, backend, dtype, param):
+        return self.expect
+
+
+def pref(grad, *, error=None, kink=None, left=None, right=None, side_error=0.0, oracle=None):
+    grad = np.asarray(grad, dtype=np.float64)
+    z = np.zeros_like(grad)
+    return SimpleNamespace(
+        method="central", grad=grad, error=z if error is None else np.asarray(error, np.float64),
+        kink=np.zeros(grad.shape, bool) if kink is None else np.asarray(kink, bool),
+        left=grad if left is None else np.asarray(left, np.float64),
+        right=grad if right is None else np.asarray(right, np.float64),
+        left_error=z + side_error, right_error=z + side_error, oracle=oracle)
+
+
+def judge(g, p, dtype="float64", case=None, probe="all", others=None):
+    g = np.asarray(g, dtype=np.float64)
+    others = np.zeros(g.shape, bool) if others is None else others
+    return runner._judge_central(case or FakeCase(), "x", "planted", dtype, g, p, probe, others)
+
+
+@pytest.mark.parametrize("dtype, off_in, off_out", [("float64", 2.0e-6, 2.2e-6), ("float32", 2.0e-4, 2.2e-4)])
+def test_a_row_passes_just_inside_and_fails_just_outside_with_the_worst_element_named(dtype, off_in, off_out):
+    """r = [5, 2] (allowed at 2: 2.1e-6 in float64, 2.1e-4 in float32): element 1 just off either side."""
+    tol = DEFAULT_TOLERANCES[dtype]
+    row = judge([5.0, 2 + off_in], pref([5.0, 2.0]), dtype)
+    assert row.verdict == "pass" and (row.atol, row.rtol) == (tol.atol, tol.rtol)
+    assert row.ratio == pytest.approx(off_in / (tol.atol + 2 * tol.rtol), rel=1e-6) and row.ratio < 1
+    row = judge([5.0, 2 + off_out], pref([5.0, 2.0]), dtype)
+    assert row.verdict == "fail" and row.worst_index == (1,)
+    assert row.value == 2 + off_out and row.expected == 2.0
+    assert row.max_abs == pytest.approx(off_out, rel=1e-6)
+    assert row.max_rel == pytest.approx(off_out / 2, rel=1e-6)
+    assert "1 of 2 elements outside tolerance" in row.message and "x[1]" in row.message
+
+
+def test_a_valid_kink_is_a_kink_and_its_edges_are_accepted():
+    """x[0] a kink with left 0, right 1 (central 0.5): 0.7, 0, 1 and 1 + 1e-6 are subgradients (slack 1.1e-6)."""
+    p = pref([0.5, 3.0], kink=[True, False], left=[0.0, 3.0], right=[1.0, 3.0])
+    for v in (0.7, 0.0, 1.0, 1 + 1.0e-6, -1.0e-6):
+        row = judge([v, 3.0], p)
+        assert row.verdict == "kink", (v, row.message)
+        assert "x[0] is a kink" in row.message
+
+
+@pytest.mark.parametrize("v", [1.5, -0.5, 1 + 1.2e-6])
+def test_a_value_outside_the_kinks_interval_fails_and_names_the_kink(v):
+    p = pref([0.5, 3.0], kink=[True, False], left=[0.0, 3.0], right=[1.0, 3.0])
+    row = judge([v, 3.0], p)
+    assert row.verdict == "fail" and row.worst_index == (0,) and row.value == v
+    assert "x[0] is a kink (left derivative 0, right 1)" in row.message and "no subgradient" in row.message
+
+
+def test_a_wrong_smooth_element_beside_a_valid_kink_fails():
+    """x[0] a valid subgradient at its kink, x[1] smooth and 3.5 where the reference is 3: a fail naming x[1]."""
+    p = pref([0.5, 3.0], kink=[True, False], left=[0.0, 3.0], right=[1.0, 3.0])
+    row = judge([0.7, 3.5], p)
+    assert row.verdict == "fail" and row.worst_index == (1,)
+    assert row.value == 3.5 and row.expected == 3.0 and row.max_abs == 0.5
+    assert "1 of 2 elements outside tolerance" in row.message and "worst at x[1]: got 3.5" in row.message
+    # with probe="failing" too (the kink is considered where the smooth comparison fails)
+    assert judge([0.7, 3.5], p, probe="failing").verdict == "fail"
+    assert judge([0.7, 3.0], p, probe="failing").verdict == "kink"
+
+
+def test_the_one_sided_derivatives_errors_widen_a_kinks_interval_by_twice_their_sum():
+    """left/right error 1e-4 each: slack 1.1e-6 + 2·(1e-4 + 1e-4) = 4.011e-4 beyond right = 1."""
+    p = pref([0.5], kink=[True], left=[0.0], right=[1.0], side_error=1e-4)
+    assert judge([1 + 4.0e-4], p).verdict == "kink"
+    assert judge([1 + 4.1e-4], p).verdict == "fail"
+    assert judge([-4.0e-4], p).verdict == "kink"
+    assert judge([-4.1e-4], p).verdict == "fail"
+
+
+def test_a_nan_at_a_kink_or_where_the_reference_is_finite_is_a_nan_row():
+    p = pref([0.5, 3.0], kink=[True, False], left=[0.0, 3.0], right=[1.0, 3.0])
+    assert judge([np.nan, 3.0], p).verdict == "nan"
+    row = judge([0.5, np.inf], p)
+    assert row.verdict == "nan" and "x[1]" in row.message
+    # where neither the reference nor another backend is finite, a NaN of the backend is not its fault
+    q = pref([np.nan, 3.0], error=[np.nan, 0.0])
+    assert judge([np.nan, 3.0], q).verdict == "unjudged"
+    assert judge([np.nan, 3.0], q, others=np.array([True, False])).verdict == "nan"
+
+
+def test_an_unusable_reference_element_is_unjudged_not_passed():
+    q = pref([np.nan, 3.0], error=[np.nan, 0.0])
+    row = judge([7.0, 3.0], q)
+    assert row.verdict == "unjudged" and "x[0]" in row.message
+    # a wrong element elsewhere still fails
+    assert judge([7.0, 4.0], q).verdict == "fail"
+
+
+def test_within_the_references_error_but_beyond_the_tolerance_is_unjudged():
+    """r = 1 ± 1e-5: 1 + 1.5e-5 is beyond 1.1e-6 and within 1.1e-6 + 2e-5: unjudged; 1 + 2.2e-5 fails."""
+    p = pref([1.0], error=[1e-5])
+    assert judge([1 + 1.5e-5], p).verdict == "unjudged"
+    assert judge([1 + 2.2e-5], p).verdict == "fail"
+    assert judge([1 + 1.0e-6], p).verdict == "pass"
+    assert judge([1 + 1.0e-6], p).ref_error == pytest.approx(1e-5 / 1.1e-6, rel=1e-6)
+
+
+def test_float64_against_the_oracle_takes_the_oracles_tolerance_unless_the_case_sets_its_own():
+    every = np.array([True, True])
+    assert runner._tolerance(FakeCase(), "float64", pref([1.0, 2.0], oracle=every)) is ORACLE_TOLERANCE
+    assert runner._tolerance(FakeCase(), "float32", pref([1.0, 2.0], oracle=every)) == F32
+    assert runner._tolerance(FakeCase(), "float64", pref([1.0, 2.0], oracle=np.array([True, False]))) == F64
+    assert runner._tolerance(FakeCase(), "float64", pref([1.0, 2.0], oracle=None)) == F64
+    own = Tolerance(atol=1e-3, rtol=1e-3)
+    assert runner._tolerance(FakeCase({"float64": own}), "float64", pref([1.0, 2.0], oracle=every)) == own
+    # judged: 1 + 1e-10 fails against the oracle (allowed 1e-13 + 1e-11), passes against finite differences
+    assert judge([1 + 1e-10, 2.0], pref([1.0, 2.0], oracle=every)).verdict == "fail"
+    assert judge([1 + 1e-10, 2.0], pref([1.0, 2.0], oracle=np.array([False, False]))).verdict == "pass"
+    assert judge([1 + 1e-12, 2.0], pref([1.0, 2.0], oracle=every)).verdict == "pass"
+
+
+def test_the_forward_check_uses_the_dtypes_tolerance():
+    case, ref = FakeCase(), SimpleNamespace(value=2.0)
+    assert runner._forward_check(case, "b", "float64", 2 + 2.0e-6, ref) == ""
+    assert "difference 2.20e-06" in runner._forward_check(case, "b", "float64", 2 + 2.2e-6, ref)
+    assert runner._forward_check(case, "b", "float32", 2 - 2.0e-4, ref) == ""
+    assert runner._forward_check(case, "b", "float32", 2 - 2.2e-4, ref) != ""
+
+
+def test_a_declared_expectation_turns_a_fail_kink_or_nan_into_expected_and_a_pass_gets_a_note():
+    case = FakeCase(expect=SimpleNamespace(reason="known"))
+    for verdict in ("fail", "kink", "nan"):
+        row = runner._apply_expectation(case, Row("planted", "x", "b", "float64", verdict, message="m"))
+        assert row.verdict == "expected-discrepancy" and row.note == "expected: known | m"
+    row = runner._apply_expectation(case, Row("planted", "x", "b", "float64", "pass"))
+    assert row.verdict == "pass" and "did not occur" in row.note
+    for verdict in ("error", "unjudged"):
+        assert runner._apply_expectation(case, Row("planted", "x", "b", "float64", verdict)).verdict == verdict
+    assert runner._apply_expectation(FakeCase(), Row("planted", "x", "b", "float64", "fail")).verdict == "fail"
+    assert [r.verdict for r in runner.failed([Row("c", "x", "b", "float64", v) for v in
+                                              ("pass", "fail", "nan", "error", "kink", "unjudged")])] == [
+        "fail", "nan", "error"]
+
+
+# ------------------------------------------------------------------ pairwise agreement
+
+
+def evaluations(**grads):
+    return {name: SimpleNamespace(grads={"x": np.asarray(g, np.float64)}) for name, g in grads.items()}
+
+
+def test_pairwise_measures_two_different_backends_not_a_backend_with_itself():
+    """a = [1, 2], b = [1, 2.5] (b off by 0.5 at x[1]), c = a: a vs b and b vs c show 0.5 abs, 0.2 rel, one
+    element beyond the tolerance, 0.2 of the gradient's scale; a vs c shows 0."""
+    pairs = runner.pairwise(FakeCase(), "float64", evaluations(b=[1.0, 2.5], a=[1.0, 2.0], c=[1.0, 2.0]))
+    got = {(p.a, p.b): (p.max_abs, p.max_rel, p.beyond, p.scale_rel, p.worst_param) for p in pairs}
+    assert got == {("a", "b"): (0.5, 0.2, 1, 0.2, "x"), ("a", "c"): (0.0, 0.0, 0, 0.0, "x"),
+                   ("b", "c"): (0.5, 0.2, 1, 0.2, "x")}
+    assert all(p.case == "planted" and p.dtype == "float64" for p in pairs)
+
+
+def test_pairwise_beyond_counts_elements_outside_the_cases_tolerance():
+    """allowed |a - b| <= atol + rtol·max(|a|, |b|): at 2 in float64, 2.1e-6; two NaNs agree; a gradient of
+    0 against 1e-9 is scaled by atol (1e-9 / 1e-7 = 0.01)."""
+    pairs = runner.pairwise(FakeCase(), "float64",
+                            evaluations(a=[2.0, 2.0, np.nan, 0.0], b=[2 + 2.0e-6, 2 + 2.2e-6, np.nan, 0.0]))
+    assert pairs[0].beyond == 1
+    zero = runner.pairwise(FakeCase(), "float64", evaluations(a=[0.0], b=[1e-9]))[0]
+    assert zero.scale_rel == pytest.approx(0.01) and zero.beyond == 0
+    assert runner.pairwise(FakeCase(), "float32", evaluations(a=[2.0], b=[2 + 2.2e-4]))[0].beyond == 1
+    assert runner.pairwise(FakeCase(), "float32", evaluations(a=[2.0], b=[2 + 2.0e-4]))[0].beyond == 0
+
+
+def test_pairwise_reports_the_worst_parameter():
+    ev = {"a": SimpleNamespace(grads={"x": np.array([1.0]), "y": np.array([4.0])}),
+          "b": SimpleNamespace(grads={"x": np.array([1.1]), "y": np.array([2.0])})}
+    (p,) = runner.pairwise(FakeCase(wrt=("x", "y")), "float64", ev)
+    assert (p.worst_param, p.max_abs, p.max_rel) == ("y", 2.0, 0.5)
+    assert p.scale_rel == pytest.approx(0.5)
+
+
+# ------------------------------------------------------------------ joint kinks: the convex hull
+
+
+def test_the_distance_to_the_hull_of_a_three_way_tie():
+    """Pieces (1,0,0), (0,1,0), (0,0,1): (1/3, 1/3, 1/3) and (1, 0, 0) lie in the hull; (1, 1, 1) lies 2/√3
+    from it and (0, 0, 0) 1/√3, both nearest (1/3, 1/3, 1/3)."""
+    eye = np.eye(3)
+    assert runner.hull_distance(eye, np.full(3, 1 / 3))[0] == pytest.approx(0.0, abs=1e-6)
+    assert runner.hull_distance(eye, np.array([1.0, 0, 0]))[0] == pytest.approx(0.0, abs=1e-6)
+    d, nearest = runner.hull_distance(eye, np.ones(3))
+    assert d == pytest.approx(2 / np.sqrt(3), rel=1e-3) and nearest == pytest.approx(np.full(3, 1 / 3), abs=1e-3)
+    d, nearest = runner.hull_distance(eye, np.zeros(3))
+    assert d == pytest.approx(1 / np.sqrt(3), rel=1e-3) and nearest == pytest.approx(np.full(3, 1 / 3), abs=1e-3)
+    # a segment: from (0, 2) to the hull of (-1, 0), (1, 0) is 2, nearest (0, 0)
+    d, nearest = runner.hull_distance(np.array([[-1.0, 0.0], [1.0, 0.0]]), np.array([0.0, 2.0]))
+    assert d == pytest.approx(2.0, rel=1e-6) and nearest == pytest.approx([0.0, 0.0], abs=1e-6)
+    # the bound is a lower bound: never above the true distance
+    d, _ = runner.hull_distance(np.array([[-1.0, 0.0], [1.0, 0.0]]), np.array([3.0, 4.0]))
+    assert d <= np.hypot(2.0, 4.0) + 1e-12 and d == pytest.approx(np.hypot(2.0, 4.0), rel=1e-3)
