@@ -109,6 +109,36 @@ def test_a_nan_value_against_a_finite_reference_is_nonfinite_and_a_nan_reference
     assert empty.passed and empty.size == 0
 
 
+def test_an_exact_match_passes_with_a_zero_tolerance_and_the_boundary_itself_passes():
+    """|v - r| <= allowed, not <: 0 <= 0 with atol = rtol = 0; |v - r| = atol exactly (0.5 + 0.25 = 0.75, exact
+    in binary) passes too."""
+    zero = Tolerance(atol=0, rtol=0)
+    assert compare([1.0, -3.0], [1.0, -3.0], zero).passed
+    assert compare([0.75], [0.5], Tolerance(atol=0.25, rtol=0)).passed
+    assert compare([0.75], [0.5], Tolerance(atol=0.25, rtol=0), error=[0.0]).passed
+    assert compare([0.75], [0.5], Tolerance(atol=0.125, rtol=0), error=[0.0625]).passed  # 0.125 + 2·0.0625
+    assert not compare([0.75], [0.5], Tolerance(atol=0.125, rtol=0), error=[0.0]).passed
+
+
+def test_a_reference_error_equal_to_the_tolerance_is_not_uncertain():
+    """uncertain needs 2·error > allowed, strictly: atol 1, error 0.5 (slack 1 = allowed), off by 1.5: a pass."""
+    c = compare([1.5], [0.0], Tolerance(atol=1.0, rtol=0.0), error=[0.5])
+    assert c.passed and c.uncertain.size == 0
+    c = compare([1.5], [0.0], Tolerance(atol=1.0, rtol=0.0), error=[0.625])
+    assert c.passed and list(c.uncertain) == [0]
+
+
+def test_the_figures_of_an_empty_gradient_and_the_scale_over_finite_references():
+    empty = compare(np.zeros(0), np.zeros(0), F64)
+    assert (empty.max_abs, empty.max_rel, empty.worst_index, empty.size) == (0.0, 0.0, (), 0)
+    assert np.isnan(empty.value_at_worst) and np.isnan(empty.reference_at_worst)
+    c = compare([np.nan, 0.5, 0.25], [np.nan, 0.5, 0.25], F64)
+    assert (c.scale, c.max_abs, c.max_rel) == (0.5, np.inf, np.inf)  # an element not judged counts as inf
+    assert compare([0.2], [0.25], F64).scale == 0.25
+    scalar = compare(3.0, 2.0, Tolerance(atol=0, rtol=0))
+    assert scalar.worst_index == () and scalar.max_rel == 0.5
+
+
 # ------------------------------------------------------------------ kinks: [left, right] ± slack
 
 

@@ -1,0 +1,460 @@
+"""Mutation testing of the judge, the tables and the studies: does a small plausible bug make a test fail?
+
+    python scripts/mutation.py                    # every module below; writes results/mutation.md
+    python scripts/mutation.py --module compare   # one module (repeatable); --list prints the mutants only
+    tox -e mutation                               # the same, in its own environment
+
+A deterministic AST mutator (no dependency): each mutant changes one node of one module's source. The
+script imports the project once, then per mutant forks a child that puts the mutant in place (the mutated
+function's ``__code__`` swapped in; a module-level mutant re-executes the module and rebinds its names where
+other modules imported them: see :func:`apply`; the file on disk is never written) and runs the module's
+focused tests with ``pytest -x``. A mutant is *killed* when a test fails (or the tests run past the time limit:
+an endless loop is a bug caught), *survives* when every test passes.
+
+Mutation operators (one node at a time):
+
+- ``compare``: ``<`` → ``<=`` and ``>``; ``<=`` → ``<`` and ``>=``; ``>`` → ``>=`` and ``<``; ``>=`` → ``>`` and
+  ``<=``; ``==`` ↔ ``!=``; ``is`` ↔ ``is not``; ``in`` ↔ ``not in``
+- ``boolop``: ``and`` ↔ ``or``; ``bitop``: ``&`` ↔ ``|`` (numpy masks)
+- ``arith``: ``+`` ↔ ``-``, ``*`` ↔ ``/``, ``//`` → ``/``, ``**`` → ``*``, ``%`` → ``//`` (also in ``+=`` etc.)
+- ``unary``: ``not x``, ``~x``, ``-x`` → ``x``
+- ``const``: a float c → 10·c and c/10 (0.0 → 1.0); an int n → n + 1; ``True`` ↔ ``False`` (strings untouched)
+- ``swap``: the first two positional arguments of a call exchanged
+- ``name``: ``min`` ↔ ``max``, ``minimum`` ↔ ``maximum``, ``argmin`` ↔ ``argmax``, ``nanmin`` ↔ ``nanmax``,
+  ``any`` ↔ ``all`` (a function or a numpy attribute)
+- ``return``: ``return x`` → ``return None``
+
+Not mutated: docstrings, f-strings and other string constants (messages), annotations.
+
+Which mutants run: every mutant of the judge's functions (``FULL`` below: all of compare.py and the judging
+functions of runner.py); elsewhere a deterministic sample, the mutants whose id hashes (sha1) into the first
+``1/SAMPLE[module]`` of the range. A mutant's id names its module, function, operator and the node's text
+before and after, so it survives edits elsewhere in the file; ``scripts/mutation_equivalent.txt`` lists the
+survivors judged equivalent (no test can tell them apart from the original: same behaviour on every input
+the code can receive) with the reason, one per line: ``<id>  <reason>``.
+
+The score is killed ÷ (run − equivalent): the share of the non-equivalent mutants some test catches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import hashlib
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EQUIVALENT_FILE = ROOT / "scripts" / "mutation_equivalent.txt"
+OUT = ROOT / "results" / "mutation.md"
+
+#: module -> the focused tests run against each of its mutants (seconds, numpy-only backends)
+TESTS = {
+    "compare": ["tests/test_judge_boundaries.py"],
+    "runner": ["tests/test_judge_boundaries.py", "tests/test_runner.py::test_a_wrong_handwritten_backward_fails",
+               "tests/test_runner.py::test_expected_discrepancies_are_reported_as_such",
+               "tests/test_judge.py::test_a_subgradient_at_a_three_way_tie_is_judged_as_a_vector",
+               "tests/test_judge.py::test_different_valid_subgradients_make_a_convention_record_and_run_prints_them",
+               "tests/test_directional.py::test_a_single_wrong_element_in_a_large_tensor_is_caught",
+               "tests/test_directional.py::test_large_inputs_go_directional_and_pass"],
+    "reference": ["tests/test_judge_boundaries.py", "tests/test_numerical.py",
+                  "tests/test_judge.py::test_small_inputs_near_a_singularity_pass",
+                  "tests/test_judge.py::test_c1_points_are_smooth_not_kinks",
+                  "tests/test_judge.py::test_a_subgradient_at_a_three_way_tie_is_judged_as_a_vector",
+                  "tests/test_directional.py::test_a_single_wrong_element_in_a_large_tensor_is_caught",
+                  "tests/test_directional.py::test_large_inputs_go_directional_and_pass"],
+    "numerical": ["tests/test_numerical.py", "tests/test_judge_boundaries.py",
+                  "tests/test_judge.py::test_small_inputs_near_a_singularity_pass",
+                  "tests/test_judge.py::test_c1_points_are_smooth_not_kinks",
+                  "tests/test_directional.py::test_directional_difference_matches_the_projection",
+                  "tests/test_directional.py::test_a_single_wrong_element_in_a_large_tensor_is_caught"],
+    "tables": ["tests/test_studies_planted.py"],
+    "seed": ["tests/test_studies_planted.py", "tests/test_seed_figures.py"],
+    "trajectories": ["tests/test_studies_planted.py"],
+    "flow": ["tests/test_studies_planted.py"],
+    "conventions": ["tests/test_studies_planted.py"],
+    "matrix": ["tests/test_studies_planted.py"],
+}
+#: functions (qualified names) of which every mutant runs; of the rest, 1 in SAMPLE[module]
+FULL = {
+    "compare": None,  # None: the whole module
+    "runner": {"_tolerance", "_judge_central", "_forward_check", "_apply_expectation", "pairwise", "failed",
+               "hull_distance", "_judge_joint"},
+}
+SAMPLE = {"compare": 1, "runner": 8, "reference": 5, "numerical": 10, "tables": 5, "seed": 3, "trajectories": 2,
+          "flow": 1, "conventions": 5, "matrix": 6}
+
+COMPARE = {ast.Lt: (ast.LtE, ast.Gt), ast.LtE: (ast.Lt, ast.GtE), ast.Gt: (ast.GtE, ast.Lt),
+           ast.GtE: (ast.Gt, ast.LtE), ast.Eq: (ast.NotEq,), ast.NotEq: (ast.Eq,), ast.Is: (ast.IsNot,),
+           ast.IsNot: (ast.Is,), ast.In: (ast.NotIn,), ast.NotIn: (ast.In,)}
+ARITH = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.FloorDiv: ast.Div,
+         ast.Pow: ast.Mult, ast.Mod: ast.FloorDiv, ast.BitAnd: ast.BitOr, ast.BitOr: ast.BitAnd}
+NAMES = {"min": "max", "max": "min", "minimum": "maximum", "maximum": "minimum", "argmin": "argmax",
+         "argmax": "argmin", "nanmin": "nanmax", "nanmax": "nanmin", "any": "all", "all": "any"}
+
+
+@dataclass
+class Mutant:
+    module: str
+    qualname: str
+    operator: str
+    line: int
+    before: str
+    after: str
+    source: object  # the whole mutated module (after materialize)
+    id: str = ""
+
+
+def _segment(lines, node):
+    if node.lineno == node.end_lineno:
+        return lines[node.lineno - 1][node.col_offset:node.end_col_offset]
+    first = lines[node.lineno - 1][node.col_offset:]
+    middle = lines[node.lineno:node.end_lineno - 1]
+    last = lines[node.end_lineno - 1][:node.end_col_offset]
+    return "\n".join([first, *middle, last])
+
+
+def _replace(lines, node, text):
+    """The module's source with ``node``'s span replaced by ``text`` (parenthesised for an expression)."""
+    head = lines[node.lineno - 1][:node.col_offset]
+    tail = lines[node.end_lineno - 1][node.end_col_offset:]
+    out = lines[:node.lineno - 1] + [head + text + tail] + lines[node.end_lineno:]
+    return "\n".join(out) + "\n"
+
+
+def _variants(node):
+    """(operator, mutated copy) for one node; statements handled by the caller."""
+    out = []
+    if isinstance(node, ast.Compare):
+        for i, op in enumerate(node.ops):
+            for new in COMPARE.get(type(op), ()):
+                m = copy.deepcopy(node)
+                m.ops[i] = new()
+                out.append(("compare", m))
+    elif isinstance(node, ast.BoolOp):
+        m = copy.deepcopy(node)
+        m.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+        out.append(("boolop", m))
+    elif isinstance(node, ast.BinOp) and type(node.op) in ARITH:
+        m = copy.deepcopy(node)
+        m.op = ARITH[type(node.op)]()
+        out.append(("bitop" if isinstance(node.op, (ast.BitAnd, ast.BitOr)) else "arith", m))
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.Invert, ast.USub)):
+        if not (isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant)):
+            out.append(("unary", copy.deepcopy(node.operand)))
+    elif isinstance(node, ast.Constant) and not isinstance(node.value, (str, bytes)) and node.value is not None:
+        v = node.value
+        if isinstance(v, bool):
+            out.append(("const", ast.Constant(not v)))
+        elif isinstance(v, float):
+            out.extend([("const", ast.Constant(v * 10)), ("const", ast.Constant(v / 10))] if v else
+                       [("const", ast.Constant(1.0))])
+        elif isinstance(v, int):
+            out.append(("const", ast.Constant(v + 1)))
+    elif isinstance(node, ast.Call):
+        args = node.args
+        if len(args) >= 2 and not any(isinstance(a, ast.Starred) for a in args[:2]) \
+                and ast.dump(args[0]) != ast.dump(args[1]):
+            m = copy.deepcopy(node)
+            m.args[0], m.args[1] = m.args[1], m.args[0]
+            out.append(("swap", m))
+    elif isinstance(node, ast.Name) and node.id in NAMES and isinstance(node.ctx, ast.Load):
+        out.append(("name", ast.Name(NAMES[node.id], ast.Load())))
+    elif isinstance(node, ast.Attribute) and node.attr in NAMES and isinstance(node.ctx, ast.Load):
+        m = copy.deepcopy(node)
+        m.attr = NAMES[node.attr]
+        out.append(("name", m))
+    return out
+
+
+def mutants(module: str) -> list[Mutant]:
+    path = ROOT / "crosscheck" / f"{module}.py"
+    source = path.read_text()
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    found = []
+    skip = set()  # nodes not mutated: docstrings, f-strings, annotations
+
+    def mark(n):
+        for sub in ast.walk(n):
+            skip.add(id(sub))
+
+    def visit(node, qual):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                mark(body[0])
+            if not isinstance(node, ast.ClassDef):
+                for a in node.args.args + node.args.kwonlyargs + node.args.posonlyargs:
+                    if a.annotation is not None:
+                        mark(a.annotation)
+                if node.returns is not None:
+                    mark(node.returns)
+            qual = f"{qual}.{node.name}" if qual else node.name
+        if isinstance(node, ast.JoinedStr) or (isinstance(node, ast.AnnAssign) and node.annotation is not None):
+            mark(node if isinstance(node, ast.JoinedStr) else node.annotation)
+        if id(node) not in skip:
+            if isinstance(node, ast.AugAssign) and type(node.op) in ARITH:
+                m = copy.deepcopy(node)
+                m.op = ARITH[type(node.op)]()
+                found.append(("arith", qual, node, m))
+            elif isinstance(node, ast.Return) and node.value is not None and not (
+                    isinstance(node.value, ast.Constant) and node.value.value is None):
+                found.append(("return", qual, node, ast.Return(ast.Constant(None))))
+            elif isinstance(node, ast.expr):
+                for op, m in _variants(node):
+                    found.append((op, qual, node, m))
+        for child in ast.iter_child_nodes(node):
+            visit(child, qual)
+
+    if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Constant):
+        mark(tree.body[0])
+    visit(tree, "")
+    out, seen = [], {}
+    for op, qual, node, m in found:
+        if ast.dump(node) == ast.dump(m):
+            continue
+        before = _segment(lines, node)
+        after = ast.unparse(m)
+        key = f"{module}:{qual or '<module>'}:{op}:{' '.join(before.split())} -> {after}"
+        seen[key] = seen.get(key, 0) + 1
+        mid = key if seen[key] == 1 else f"{key} #{seen[key]}"
+        text = after if isinstance(node, ast.stmt) else f"({after})"
+        out.append(Mutant(module, qual or "<module>", op, node.lineno, " ".join(before.split()), after,
+                          (lines, node, text), mid))
+    return out
+
+
+def materialize(ms):
+    """The mutated module's source for each mutant (the few whose text does not parse are dropped)."""
+    out = []
+    for m in ms:
+        lines, node, text = m.source
+        m.source = _replace(lines, node, text)
+        try:
+            ast.parse(m.source)
+        except SyntaxError:
+            continue
+        out.append(m)
+    return out
+
+
+def selected(ms: list[Mutant]) -> list[Mutant]:
+    """Every mutant of a FULL function; elsewhere those whose id's sha1 falls in the module's sample."""
+    out = []
+    for m in ms:
+        full = FULL.get(m.module, set())
+        top = m.qualname.split(".")[0]
+        if full is None or top in full:
+            out.append(m)
+            continue
+        h = int(hashlib.sha1(m.id.encode()).hexdigest()[:8], 16)
+        if h % SAMPLE.get(m.module, 1) == 0:
+            out.append(m)
+    return out
+
+
+def _target(module, qualname):
+    """The function object whose code holds the mutant (a top-level function, a method, or the function a
+    nested one is defined in), or None when the mutant is at module or class-body level."""
+    obj = module
+    for part in qualname.split("."):
+        if isinstance(obj, type) or obj is module:
+            obj = (obj.__dict__ if isinstance(obj, type) else vars(obj)).get(part)
+            if isinstance(obj, (staticmethod, classmethod)):
+                obj = obj.__func__
+            elif isinstance(obj, property):
+                obj = obj.fget
+        if obj is None:
+            return None
+        if callable(obj) and hasattr(obj, "__code__"):
+            return obj
+    return None
+
+
+def _codes(code):
+    yield code
+    for c in code.co_consts:
+        if hasattr(c, "co_code"):
+            yield from _codes(c)
+
+
+def apply(m: Mutant):
+    """Put the mutant in place in this (forked) interpreter, where the project's modules are imported.
+
+    A mutant inside a function swaps the function's ``__code__`` for the mutated one: every module that
+    imported the function keeps calling the same object, now mutated. A mutant at module or class-body level
+    (a constant such as a default tolerance) re-executes the mutated module into its own namespace, then every
+    other loaded ``crosscheck`` module's name bound to an object of the old namespace is rebound to the new
+    one (a number bound as a default argument elsewhere keeps its old value: such a mutant is seen only where
+    the name is read at call time)."""
+    import importlib
+
+    mod = importlib.import_module(f"crosscheck.{m.module}")
+    path = str(ROOT / "crosscheck" / f"{m.module}.py")
+    code = compile(m.source, path, "exec")
+    target = _target(mod, m.qualname) if m.qualname != "<module>" else None
+    if target is not None:
+        new = [c for c in _codes(code) if c.co_qualname == target.__code__.co_qualname]
+        if len(new) == 1 and new[0].co_freevars == target.__code__.co_freevars:
+            target.__code__ = new[0]
+            return
+    old = dict(vars(mod))
+    exec(code, vars(mod))
+    by_id = {id(v): k for k, v in old.items()}
+    for name, other in list(sys.modules.items()):
+        if not name.startswith("crosscheck") or other is mod or other is None:
+            continue
+        for k, v in list(vars(other).items()):
+            src = by_id.get(id(v))
+            if src is not None and old[src] is v and (src == k or not isinstance(v, (int, float, str, bool))):
+                setattr(other, k, vars(mod)[src])
+
+
+def _pytest_args(tests):
+    return ["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--no-header", "-o", "addopts=", *tests]
+
+
+def run_one(mutant, tests, timeout):
+    """'killed' | 'survived' | 'timeout': the tests against one mutant (None: the code as it is), in a child
+    forked from this process, which has the project and its dependencies imported already."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.chdir(ROOT)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # the focused tests need no plugin: faster
+            if mutant is not None:
+                apply(mutant)
+            import pytest
+
+            os._exit(int(pytest.main(_pytest_args(tests))))
+        except BaseException:
+            os._exit(99)
+    start = time.monotonic()
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() - start > timeout:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return "timeout", time.monotonic() - start
+        time.sleep(0.02)
+    rc = os.waitstatus_to_exitcode(status)
+    elapsed = time.monotonic() - start
+    if rc == 0:
+        return "survived", elapsed
+    if rc == 1:
+        return "killed", elapsed
+    return f"killed (exit {rc})", elapsed  # a collection error, a mutated module that does not load, a crash
+
+
+def equivalents():
+    out = {}
+    if EQUIVALENT_FILE.exists():
+        for line in EQUIVALENT_FILE.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                mid, _, reason = line.partition("  ")
+                out[mid.strip()] = reason.strip()
+    return out
+
+
+def write_report(results, modules, elapsed, counts_all, path=OUT):
+    eq = equivalents()
+    total = len(results)
+    killed = sum(1 for _, s, _ in results if s != "survived")
+    survivors = [(m, s) for m, s, _ in results if s == "survived"]
+    equivalent = [m for m, _ in survivors if m.id in eq]
+    gaps = [m for m, _ in survivors if m.id not in eq]
+    judged = total - len(equivalent)
+    score = killed / judged if judged else 1.0
+    lines = ["# Mutation testing of the judge, the tables and the studies", "",
+             "Written by `python scripts/mutation.py` (see its docstring and the README, \"Mutation testing\"). "
+             "Each mutant is one small change to one module (a flipped comparison, `&` for `|`, `+` for `-`, a "
+             "constant ×10 or ÷10, swapped arguments, a dropped `not`, `min` for `max`, `return None`); it is "
+             "killed when one of the module's focused tests fails. Score = killed ÷ (mutants run − equivalent).",
+             "",
+             f"**Score: {killed} killed of {judged} non-equivalent mutants = {100 * score:.1f} %** "
+             f"({total} run, {len(equivalent)} equivalent, {len(gaps)} surviving non-equivalent); "
+             f"run time {elapsed / 60:.1f} min.", "",
+             "| module | mutants (all) | run | killed | equivalent | surviving | tests |",
+             "|---|---|---|---|---|---|---|"]
+    for mod in modules:
+        rs = [(m, s) for m, s, _ in results if m.module == mod]
+        k = sum(1 for _, s in rs if s != "survived")
+        e = sum(1 for m, s in rs if s == "survived" and m.id in eq)
+        lines.append(f"| {mod} | {counts_all[mod]} | {len(rs)} | {k} | {e} | {len(rs) - k - e} | "
+                     f"{', '.join('`' + t.replace('tests/', '') + '`' for t in TESTS[mod])} |")
+    lines += ["", "Sampling: every mutant of " + "; ".join(
+        f"`{m}` ({'whole module' if f is None else ', '.join(sorted(f))})" for m, f in FULL.items())
+        + "; elsewhere 1 in N by the sha1 of the mutant's id (N: "
+        + ", ".join(f"{m} {n}" for m, n in SAMPLE.items() if m in modules) + ").", ""]
+    lines += ["## Surviving mutants judged equivalent", ""]
+    lines += [f"- `{m.id}` (line {m.line}): {eq[m.id]}" for m in equivalent] or ["none"]
+    lines += ["", "## Surviving mutants not judged equivalent (gaps)", ""]
+    lines += [f"- `{m.id}` (line {m.line})" for m in gaps] or ["none"]
+    lines.append("")
+    path.write_text("\n".join(lines))
+    return score
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--module", action="append", choices=sorted(TESTS), help="only this module (repeatable)")
+    p.add_argument("--list", action="store_true", help="print the selected mutants and exit")
+    p.add_argument("--all", action="store_true", help="every mutant, no sampling")
+    p.add_argument("--match", help="only mutants whose id contains this text")
+    p.add_argument("--out", default=str(OUT), help="the report (default results/mutation.md)")
+    args = p.parse_args(argv)
+    modules = args.module or list(TESTS)
+    import importlib
+
+    import pandas  # noqa: F401  imported once here, shared by every forked child
+    import pytest  # noqa: F401
+
+    for mod in TESTS:
+        importlib.import_module(f"crosscheck.{mod}")
+
+    plan, counts_all = [], {}
+    for mod in modules:
+        ms = mutants(mod)
+        counts_all[mod] = len(ms)
+        chosen = ms if args.all else selected(ms)
+        if args.match:
+            chosen = [m for m in chosen if args.match in m.id]
+        plan.extend(materialize(chosen))
+    if args.list:
+        for m in plan:
+            print(f"{m.line:5d}  {m.id}")
+        print(f"{len(plan)} mutants", file=sys.stderr)
+        return 0
+    start = time.monotonic()
+    limits = {}
+    for mod in modules:
+        status, t = run_one(None, TESTS[mod], timeout=600)
+        if status != "survived":
+            print(f"the unmutated tests of {mod} do not pass ({status}): fix them first", file=sys.stderr)
+            return 2
+        limits[mod] = 3 * t + 10
+        print(f"{mod}: tests pass unmutated in {t:.1f}s", flush=True)
+    results = []
+    for i, m in enumerate(plan, 1):
+        status, t = run_one(m, TESTS[m.module], limits[m.module])
+        results.append((m, status, t))
+        print(f"[{i}/{len(plan)}] {status:9s} {t:5.1f}s  {m.id}", flush=True)
+    elapsed = time.monotonic() - start
+    score = write_report(results, modules, elapsed, counts_all, Path(args.out))
+    print(f"score {100 * score:.1f} % ({args.out})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
