@@ -162,9 +162,10 @@ def _judge_directional(case, param, backend, dtype, grad, reference, probe, othe
                 if smooth.any() else "")
     # a projection outside [left, right] along a direction that crosses kinks is suspicious, not proof: with
     # kinks of both convexities on one direction, valid subgradients reach beyond the two one-sided slopes
-    failing = int(np.sum(bad & ~est.kink))
-    suspicious = int(np.sum(bad & est.kink))
     unsure = ~np.isfinite(est.value) | ~np.isfinite(est.error)
+    # issue 16: a direction without a finite estimate is unjudged, not failed (|g·v - NaN| > allowed is "bad")
+    failing = int(np.sum(bad & ~est.kink & ~unsure))
+    suspicious = int(np.sum(bad & est.kink & ~unsure))
     if not failing and not suspicious and not unsure.any():
         if est.kink.any():
             row.verdict = "kink"
