@@ -19,7 +19,7 @@ Mutation operators (one node at a time):
 - ``arith``: ``+`` ↔ ``-``, ``*`` ↔ ``/``, ``//`` → ``/``, ``**`` → ``*``, ``%`` → ``//`` (also in ``+=`` etc.)
 - ``unary``: ``not x``, ``~x``, ``-x`` → ``x``
 - ``const``: a float c → 10·c and c/10 (0.0 → 1.0); an int n → n + 1; ``True`` ↔ ``False`` (strings untouched)
-- ``swap``: the first two positional arguments of a call exchanged
+- ``swap``: the first two positional arguments of a call exchanged (not of ``COMMUTATIVE`` functions)
 - ``name``: ``min`` ↔ ``max``, ``minimum`` ↔ ``maximum``, ``argmin`` ↔ ``argmax``, ``nanmin`` ↔ ``nanmax``,
   ``any`` ↔ ``all`` (a function or a numpy attribute)
 - ``return``: ``return x`` → ``return None``
@@ -48,31 +48,34 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENT_FILE = ROOT / "scripts" / "mutation_equivalent.txt"
 OUT = ROOT / "results" / "mutation.md"
+#: every mutant's outcome by id, written as the run goes (what --resume reads)
+STATE = ROOT / "results" / "mutation.json"
 
-#: module -> the focused tests run against each of its mutants (seconds, numpy-only backends)
+J, R, D = "tests/test_judge.py::test_", "tests/test_runner.py::test_", "tests/test_directional.py::test_"
+#: module -> the focused tests run against each of its mutants (seconds, numpy-only backends; fast ones first)
 TESTS = {
     "compare": ["tests/test_judge_boundaries.py"],
-    "runner": ["tests/test_judge_boundaries.py", "tests/test_runner.py::test_a_wrong_handwritten_backward_fails",
-               "tests/test_runner.py::test_expected_discrepancies_are_reported_as_such",
-               "tests/test_judge.py::test_a_subgradient_at_a_three_way_tie_is_judged_as_a_vector",
-               "tests/test_judge.py::test_different_valid_subgradients_make_a_convention_record_and_run_prints_them",
-               "tests/test_directional.py::test_a_single_wrong_element_in_a_large_tensor_is_caught",
-               "tests/test_directional.py::test_large_inputs_go_directional_and_pass"],
-    "reference": ["tests/test_judge_boundaries.py", "tests/test_numerical.py",
-                  "tests/test_judge.py::test_small_inputs_near_a_singularity_pass",
-                  "tests/test_judge.py::test_c1_points_are_smooth_not_kinks",
-                  "tests/test_judge.py::test_a_subgradient_at_a_three_way_tie_is_judged_as_a_vector",
-                  "tests/test_directional.py::test_a_single_wrong_element_in_a_large_tensor_is_caught",
-                  "tests/test_directional.py::test_large_inputs_go_directional_and_pass"],
-    "numerical": ["tests/test_numerical.py", "tests/test_judge_boundaries.py",
-                  "tests/test_judge.py::test_small_inputs_near_a_singularity_pass",
-                  "tests/test_judge.py::test_c1_points_are_smooth_not_kinks",
-                  "tests/test_directional.py::test_directional_difference_matches_the_projection",
-                  "tests/test_directional.py::test_a_single_wrong_element_in_a_large_tensor_is_caught"],
+    "runner": ["tests/test_judge_boundaries.py", J + "a_subgradient_at_a_three_way_tie_is_judged_as_a_vector",
+               J + "different_valid_subgradients_make_a_convention_record_and_run_prints_them",
+               J + "where_the_reference_is_not_finite_a_nan_and_a_finite_value_differ",
+               J + "forward_values_are_compared_with_the_reference",
+               J + "a_case_whose_value_changes_between_calls_is_an_error_not_a_kink",
+               J + "a_backward_writing_into_its_input_is_an_error_and_harms_no_other_backend",
+               R + "a_wrong_handwritten_backward_fails", R + "expected_discrepancies_are_reported_as_such",
+               R + "a_handwritten_backward_with_the_wrong_shape_is_an_error", D + "large_inputs_go_directional_and_pass"],
+    "reference": ["tests/test_numerical.py", J + "float64_rows_against_the_oracle_get_the_tighter_tolerance",
+                  J + "a_subgradient_at_a_three_way_tie_is_judged_as_a_vector", J + "a_smooth_point_near_a_pole_is_no_kink",
+                  J + "where_the_reference_is_not_finite_a_nan_and_a_finite_value_differ",
+                  J + "c1_points_are_smooth_not_kinks", J + "a_step_that_would_cross_a_domain_edge_and_infinite_inputs",
+                  J + "a_case_whose_value_changes_between_calls_is_an_error_not_a_kink",
+                  R + "a_wrong_handwritten_backward_fails", R + "the_batched_reference_equals_the_one_at_a_time_reference",
+                  D + "directional_difference_matches_the_projection", D + "large_inputs_go_directional_and_pass",
+                  D + "the_method_can_be_forced"],
     "tables": ["tests/test_studies_planted.py"],
     "seed": ["tests/test_studies_planted.py", "tests/test_seed_figures.py"],
     "trajectories": ["tests/test_studies_planted.py"],
@@ -80,6 +83,18 @@ TESTS = {
     "conventions": ["tests/test_studies_planted.py"],
     "matrix": ["tests/test_studies_planted.py"],
 }
+TESTS["numerical"] = TESTS["reference"]
+#: (module, function) -> tests added for its mutants: the directional judge needs a large input
+TESTS_FOR = {("runner", f): [D + "large_inputs_go_directional_and_pass",
+                             D + "an_error_below_what_the_row_says_it_detects_passes",
+                             D + "a_single_wrong_element_in_a_large_tensor_is_caught"]
+             for f in ("_judge_directional", "_projection_allowance", "_dot_int8")}
+
+
+def tests_for(m):
+    return TESTS[m.module] + TESTS_FOR.get((m.module, m.qualname.split(".")[0]), [])
+
+
 #: functions (qualified names) of which every mutant runs; of the rest, 1 in SAMPLE[module]
 FULL = {
     "compare": None,  # None: the whole module
@@ -94,6 +109,9 @@ COMPARE = {ast.Lt: (ast.LtE, ast.Gt), ast.LtE: (ast.Lt, ast.GtE), ast.Gt: (ast.G
            ast.IsNot: (ast.Is,), ast.In: (ast.NotIn,), ast.NotIn: (ast.In,)}
 ARITH = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.FloorDiv: ast.Div,
          ast.Pow: ast.Mult, ast.Mod: ast.FloorDiv, ast.BitAnd: ast.BitOr, ast.BitOr: ast.BitAnd}
+#: functions whose first two arguments commute: swapping them is no mutant
+COMMUTATIVE = {"max", "min", "maximum", "minimum", "fmax", "fmin", "union1d", "intersect1d", "logical_or",
+               "logical_and", "hypot", "_slack", "agreement", "array_equal", "allclose", "isclose"}
 NAMES = {"min": "max", "max": "min", "minimum": "maximum", "maximum": "minimum", "argmin": "argmax",
          "argmax": "argmin", "nanmin": "nanmax", "nanmax": "nanmin", "any": "all", "all": "any"}
 
@@ -158,8 +176,9 @@ def _variants(node):
             out.append(("const", ast.Constant(v + 1)))
     elif isinstance(node, ast.Call):
         args = node.args
+        fn = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
         if len(args) >= 2 and not any(isinstance(a, ast.Starred) for a in args[:2]) \
-                and ast.dump(args[0]) != ast.dump(args[1]):
+                and ast.dump(args[0]) != ast.dump(args[1]) and fn not in COMMUTATIVE:
             m = copy.deepcopy(node)
             m.args[0], m.args[1] = m.args[1], m.args[0]
             out.append(("swap", m))
@@ -265,7 +284,7 @@ def _target(module, qualname):
     obj = module
     for part in qualname.split("."):
         if isinstance(obj, type) or obj is module:
-            obj = (obj.__dict__ if isinstance(obj, type) else vars(obj)).get(part)
+            obj = vars(obj).get(part)
             if isinstance(obj, (staticmethod, classmethod)):
                 obj = obj.__func__
             elif isinstance(obj, property):
@@ -303,6 +322,7 @@ def apply(m: Mutant):
         new = [c for c in _codes(code) if c.co_qualname == target.__code__.co_qualname]
         if len(new) == 1 and new[0].co_freevars == target.__code__.co_freevars:
             target.__code__ = new[0]
+            _defaults(mod, code, m.qualname, target)
             return
     old = dict(vars(mod))
     exec(code, vars(mod))
@@ -314,6 +334,23 @@ def apply(m: Mutant):
             src = by_id.get(id(v))
             if src is not None and old[src] is v and (src == k or not isinstance(v, (int, float, str, bool))):
                 setattr(other, k, vars(mod)[src])
+
+
+def _defaults(mod, code, qualname, target):
+    """A mutated default argument lives in the function object, not its code: taken from the mutated module
+    executed in a scratch namespace."""
+    scratch = {"__name__": mod.__name__, "__package__": mod.__package__, "__file__": mod.__file__}
+    try:
+        exec(code, scratch)
+    except Exception:
+        return
+    fresh = _target(SimpleNamespace(**scratch), qualname)
+    if fresh is None or fresh.__code__.co_qualname != target.__code__.co_qualname:
+        return
+    if repr(fresh.__defaults__) != repr(target.__defaults__):
+        target.__defaults__ = fresh.__defaults__
+    if repr(fresh.__kwdefaults__) != repr(target.__kwdefaults__):
+        target.__kwdefaults__ = fresh.__kwdefaults__
 
 
 def _pytest_args(tests):
@@ -413,6 +450,9 @@ def main(argv=None):
     p.add_argument("--all", action="store_true", help="every mutant, no sampling")
     p.add_argument("--match", help="only mutants whose id contains this text")
     p.add_argument("--out", default=str(OUT), help="the report (default results/mutation.md)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the kills recorded in results/mutation.json and run the rest (sound when tests were "
+                        "only added since: a mutant some test killed stays killed)")
     args = p.parse_args(argv)
     modules = args.module or list(TESTS)
     import importlib
@@ -445,10 +485,19 @@ def main(argv=None):
             return 2
         limits[mod] = 3 * t + 10
         print(f"{mod}: tests pass unmutated in {t:.1f}s", flush=True)
+    import json
+
+    earlier = json.loads(STATE.read_text()) if args.resume and STATE.exists() else {}
+    state = dict(earlier)
     results = []
     for i, m in enumerate(plan, 1):
-        status, t = run_one(m, TESTS[m.module], limits[m.module])
+        if earlier.get(m.id, "survived") != "survived":
+            results.append((m, earlier[m.id], 0.0))
+            continue
+        status, t = run_one(m, tests_for(m), limits[m.module] + 30 * ((m.module, m.qualname.split(".")[0]) in TESTS_FOR))
         results.append((m, status, t))
+        state[m.id] = status
+        STATE.write_text(json.dumps(state, indent=0, sort_keys=True) + "\n")
         print(f"[{i}/{len(plan)}] {status:9s} {t:5.1f}s  {m.id}", flush=True)
     elapsed = time.monotonic() - start
     score = write_report(results, modules, elapsed, counts_all, Path(args.out))

@@ -28,6 +28,24 @@ def test_the_default_tolerances_are_the_documented_numbers():
     assert (ORACLE_TOLERANCE.atol, ORACLE_TOLERANCE.rtol) == (1e-13, 1e-11)
     assert REFERENCE_ERROR_FACTOR == 2.0
     assert str(F64) == "atol=1e-07 rtol=1e-06"
+    with pytest.raises(AttributeError):  # frozen: a tolerance once made cannot be loosened in place
+        F64.atol = 1.0
+
+
+def test_the_defaults_of_the_records():
+    from crosscheck.compare import Convention, Pair
+
+    p = Pair("c", "float64", "a", "b", 0.0, 0.0, "x")
+    assert (p.beyond, p.both_pass, p.scale_rel) == (0, False, 0.0)
+    empty = compare(np.zeros(0), np.zeros(0), F64)
+    assert (empty.scale, empty.worst_ratio) == (0.0, 0.0)
+    assert empty.uncertain.size == 0 and empty.uncertain.dtype.kind == "i"
+    conv = Convention("relu", "float64", "x", (1,), 0.0, 1.0, {"torch": 0.0, "core": 0.5})
+    assert conv.describe() == "relu x[1] float64: left derivative 0, right 1; core 0.5, torch 0"
+    row = Row("c", "x", "b", "float64", "pass")
+    assert (row.reference, row.message, row.tags, row.precision) == ("numeric", "", (), "")
+    assert all(np.isnan(getattr(row, k)) for k in ("max_abs", "max_rel", "atol", "rtol", "value", "expected",
+                                                     "err_eps", "ratio", "ulps", "ref_error", "detectable"))
 
 
 @pytest.mark.parametrize("bad", [-1e-9, float("inf"), float("nan"), "1e-7"])
@@ -116,6 +134,8 @@ def test_an_exact_match_passes_with_a_zero_tolerance_and_the_boundary_itself_pas
     assert compare([1.0, -3.0], [1.0, -3.0], zero).passed
     assert compare([0.75], [0.5], Tolerance(atol=0.25, rtol=0)).passed
     assert compare([0.75], [0.5], Tolerance(atol=0.25, rtol=0), error=[0.0]).passed
+    on_edge = compare([0.75], [0.5], Tolerance(atol=0.25, rtol=0), error=[0.25])  # within the tolerance itself:
+    assert on_edge.passed and on_edge.uncertain.size == 0  # no need of the reference's error, so not uncertain
     assert compare([0.75], [0.5], Tolerance(atol=0.125, rtol=0), error=[0.0625]).passed  # 0.125 + 2·0.0625
     assert not compare([0.75], [0.5], Tolerance(atol=0.125, rtol=0), error=[0.0]).passed
 
@@ -159,6 +179,13 @@ def test_a_kink_slack_scales_with_the_larger_one_sided_derivative():
     assert not is_subgradient([-100 - 1.1e-4], -100.0, 1.0, F64).any()
 
 
+def test_a_kink_with_zero_tolerance_still_accepts_its_own_one_sided_derivatives():
+    """[l, r] is closed: with atol = rtol = 0 and no noise, 0 and 1 are subgradients, 1 + 1e-15 is not."""
+    zero = Tolerance(atol=0, rtol=0)
+    assert is_subgradient([0.0, 1.0, 0.25], 0.0, 1.0, zero).all()
+    assert not is_subgradient([1 + 1e-15, -1e-15], 0.0, 1.0, zero).any()
+
+
 # ------------------------------------------------------------------ agreement between two backends
 
 
@@ -182,6 +209,15 @@ def test_error_in_eps_and_ulps_by_hand():
     assert ulp_error([1.0, 1e-3], [1.0, 0.0], "float64") == 0.0
     assert ulp_error([1.0], [1.0], "float64") == 0.0
     assert np.isnan(ulp_error([np.nan], [1.0], "float64"))
+    # the worst element counts; a NaN element is left out, not the whole gradient
+    assert ulp_error([1 + 2.0**-51, 1.0], [1.0, 1.0], "float64") == pytest.approx(2.0)
+    assert ulp_error([np.nan, 1 + 2.0**-51], [1.0, 1.0], "float64") == pytest.approx(2.0)
+    assert ulp_error([1 + 2.0**-51, 5.0], [1.0, np.nan], "float64") == pytest.approx(2.0)
+    # a small element beside a large one is left out (below eps·max|r|), a large one's error still counts
+    assert ulp_error([1 + 2.0**-51, 1e-3], [1.0, 0.0], "float64") == pytest.approx(2.0)
+    assert ulp_error([4.0, 2e-16], [4.0, 1e-16], "float64") == 0.0  # 1e-16 < eps·4 = 8.9e-16: left out
+    # a reference that is 0 everywhere: the error in units of the smallest subnormal
+    assert ulp_error([3 * 2.0**-1074], [0.0], "float64") == pytest.approx(3.0)
 
 
 # ------------------------------------------------------------------ runner: one parameter's row
@@ -398,3 +434,104 @@ def test_the_distance_to_the_hull_of_a_three_way_tie():
     # the bound is a lower bound: never above the true distance
     d, _ = runner.hull_distance(np.array([[-1.0, 0.0], [1.0, 0.0]]), np.array([3.0, 4.0]))
     assert d <= np.hypot(2.0, 4.0) + 1e-12 and d == pytest.approx(np.hypot(2.0, 4.0), rel=1e-3)
+
+
+# ------------------------------------------------------------------ the directional judge's allowance, and limits
+
+
+def test_the_directional_rounding_allowance_by_hand():
+    """6 sigmas × 32 eps × sqrt(Σ (|g_i| + max|g| / 16)²): for g = [1, -1], sqrt(2 · 1.0625²) = 1.0625·√2."""
+    for dtype in ("float64", "float32"):
+        eps = np.finfo(dtype).eps
+        got = runner._projection_allowance(np.array([1.0, -1.0]), dtype)
+        assert got == pytest.approx(6 * 32 * eps * 1.0625 * np.sqrt(2), rel=1e-12)
+    # g = [4, 0]: (4 + 0.25)² + 0.25² = 18.125
+    assert runner._projection_allowance(np.array([4.0, 0.0]), "float64") == pytest.approx(
+        6 * 32 * np.finfo(np.float64).eps * np.sqrt(18.125), rel=1e-12)
+    assert runner._dot_int8(np.array([1.0, 2.0, 3.0]), np.array([1, -1, 1], np.int8)) == 2.0
+
+
+def test_the_documented_limits():
+    """README: a failed directional check falls back element-wise up to 2^18 elements; joint kinks are judged
+    together for at most 8 kink elements."""
+    assert runner.FALLBACK_MAX == 2 ** 18 and runner.JOINT_MAX == 8
+    assert (runner.ROUNDING_ULPS, runner.ROUNDING_SIGMAS) == (32.0, 6.0)
+
+
+def test_a_misspelt_method_on_a_backends_array_gets_the_nearest_op():
+    hint = runner._method_hint(AttributeError("'Tensor' object has no attribute 'sqeeze'"))
+    assert hint == " (as an op of the vocabulary: did you mean nn.squeeze?)"
+    assert runner._method_hint(AttributeError("'Tensor' object has no attribute 'zzzzzzzz'")) == ""
+    assert runner._method_hint(ValueError("has no attribute 'sqeeze'")) == ""
+
+
+# ------------------------------------------------------------------ the directional judge, on a planted reference
+
+
+R4 = np.array([1.0, 2.0, 3.0, 4.0])
+V = np.array([[1, 1, 1, 1], [1, -1, 1, -1]], np.int8)  # directions: projections of R4 are 10 and -2
+
+
+def directional(value=(10.0, -2.0), error=(1e-6, 1e-6), kink=(False, False), left=None, right=None, side=0.0):
+    value = np.array(value, float)
+    est = SimpleNamespace(value=value, error=np.array(error, float), kink=np.array(kink, bool),
+                          left=value if left is None else np.array(left, float),
+                          right=value if right is None else np.array(right, float),
+                          left_error=np.full(2, side), right_error=np.full(2, side))
+    dp = SimpleNamespace(method="directional", estimate=est, count=2, direction=lambda k: V[k])
+    return SimpleNamespace(params={"x": dp}, point={"x": np.zeros(4)}, method_label=lambda p: "directional×2",
+                           screened=lambda param, g, tol: pref(R4))
+
+
+def judge_directional(g, reference):
+    g = np.asarray(g, float)
+    return runner._judge_param(FakeCase(), "x", "planted", "float64", g, reference, "all", np.zeros(4, bool))
+
+
+def test_directional_projections_within_twice_the_estimates_error_pass():
+    """got g·v = 10 and -2 against 10 ± 1e-6: a pass; the row says the smallest single-element error it catches
+    (2·1e-6 + the rounding allowance)."""
+    row = judge_directional(R4, directional())
+    assert row.verdict == "pass" and row.method == "directional×2" and row.max_abs == 0.0
+    rounding = runner._projection_allowance(R4, "float64")
+    assert row.detectable == pytest.approx(2e-6 + rounding, rel=1e-12)
+    assert row.note.startswith("directional: a single element off by 2.00e-06 or more is caught")
+    # off by 1.9e-6 along both directions (x[0] + 1.9e-6): inside 2e-6; by 2.1e-6: outside, then element-wise
+    assert judge_directional(R4 + [1.9e-6, 0, 0, 0], directional()).verdict == "pass"
+    row = judge_directional(R4 + [2.1e-6, 0, 0, 0], directional())
+    assert row.verdict == "fail" and row.method == "directional×2, then central" and row.worst_index == (0,)
+    assert "2 of 2 random ±1 directions outside tolerance" in row.message and "; element-wise: " in row.message
+
+
+def test_a_nan_gradient_is_a_nan_row_in_the_directional_judge():
+    row = judge_directional([1.0, np.nan, 3.0, np.inf], directional())
+    assert row.verdict == "nan" and "x[1], x[3]" in row.message
+
+
+def test_a_directional_flag_the_element_wise_check_clears_is_a_pass_with_a_note():
+    """The estimate along direction 1 is planted wrong (-2.5): the directional check flags it, the element-wise
+    fallback (the true gradient) passes the row and the note says what was flagged."""
+    row = judge_directional(R4, directional(value=(10.0, -2.5)))
+    assert row.verdict == "pass" and "the directional check had flagged 1 of 2 directions" in row.note
+
+
+def test_a_kink_along_a_direction_accepts_the_one_sided_interval_widened_by_their_errors(monkeypatch):
+    """Direction 0 crosses a kink with left 9, right 11 (errors 0.1 each: slack 2·0.2 = 0.4): a projection of 10
+    or 11.3 is a kink; 11.5 is suspicious, which alone is unjudged (no element-wise fallback here)."""
+    monkeypatch.setattr(runner, "FALLBACK_MAX", 0)
+    ref = directional(kink=(True, False), left=(9.0, -2.0), right=(11.0, -2.0), side=0.1)
+    row = judge_directional(R4, ref)
+    assert row.verdict == "kink" and row.message.startswith("1 of 2 directions cross a kink of 'x'")
+    assert judge_directional(R4 + 0.325, ref).verdict == "kink"  # g·v0 = 11.3, g·v1 = -2
+    row = judge_directional(R4 + 0.375, ref)  # g·v0 = 11.5
+    assert row.verdict == "unjudged" and "1 of 2 directions cross kinks" in row.message
+    row = judge_directional(R4 + [0.0, 1e-3, 0.0, 0.0], ref)  # direction 1 (smooth) off by 1e-3: a fail
+    assert row.verdict == "fail" and row.worst_index == (1,) and row.value == pytest.approx(-2.001)
+
+
+def test_a_direction_without_a_finite_estimate_is_unjudged(monkeypatch):
+    monkeypatch.setattr(runner, "FALLBACK_MAX", 0)
+    row = judge_directional(R4, directional(value=(10.0, np.nan)))
+    assert row.verdict == "unjudged" and "not finite or has no error bound along 1 of 2 directions" in row.message
+    row = judge_directional(R4, directional(error=(1e-6, np.inf)))
+    assert row.verdict == "unjudged"
