@@ -104,6 +104,55 @@ FULL = {
 SAMPLE = {"compare": 1, "runner": 8, "reference": 5, "numerical": 10, "tables": 5, "seed": 3, "trajectories": 2,
           "flow": 1, "conventions": 5, "matrix": 6}
 
+#: the hand-planted bugs of issue 16, mapped onto today's code: (module, function, bug, text, replacement,
+#: the test that pins it, what today's suite did before the tests of issue 16)
+PLANTED = [
+    ("compare", "compare", "atol and rtol swapped in the rule (and so in the ratio)",
+     "allowed = tolerance.atol + tolerance.rtol * np.abs(reference)",
+     "allowed = tolerance.rtol + tolerance.atol * np.abs(reference)",
+     "test_judge_boundaries::test_just_inside_passes_and_just_outside_fails", "survived (433 s, 9 test files)"),
+    ("compare", "is_subgradient", "every value a valid subgradient at a kink (`&` → `|`)",
+     "return (value >= np.minimum(left, right) - slack) & (value",
+     "return (value >= np.minimum(left, right) - slack) | (value",
+     "test_judge_boundaries::test_a_kink_accepts_inside_and_on_the_edge_and_rejects_outside", "killed"),
+    ("compare", "<module>", "float32 default tolerance loosened 100×",
+     '"float32": Tolerance(atol=1e-5, rtol=1e-4)', '"float32": Tolerance(atol=1e-3, rtol=1e-2)',
+     "test_judge_boundaries::test_the_default_tolerances_are_the_documented_numbers", "killed"),
+    ("compare", "compare", "relative error divided by the value, not the reference",
+     "abs_err / np.abs(reference))", "abs_err / np.abs(value))",
+     "test_judge_boundaries::test_the_relative_error_divides_by_the_reference_not_the_value", "killed"),
+    ("runner", "_judge_central", "a wrong smooth element beside a valid kink ignored (the old kinks() path is "
+     "gone: the kink elements are judged by is_subgradient inside _judge_central)",
+     "    if failing.size or kink_bad.size:", "    if kink_bad.size or (failing.size and not at_kink.size):",
+     "test_judge_boundaries::test_a_wrong_smooth_element_beside_a_valid_kink_fails", "see results"),
+    ("runner", "pairwise", "pairwise agreement of a backend with itself",
+     "gb = np.asarray(evaluations[b].grads", "gb = np.asarray(evaluations[a].grads",
+     "test_judge_boundaries::test_pairwise_measures_two_different_backends_not_a_backend_with_itself, "
+     "test_studies_planted::test_the_pairwise_table_shows_a_planted_disagreement", "see results"),
+    ("trajectories", "compare_trajectories", "trajectory divergence measured against itself",
+     "divergence(t, runs[baseline], checkpoints)", "divergence(t, t, checkpoints)",
+     "test_studies_planted::test_a_wrong_backend_diverges_from_the_baseline_by_the_hand_computed_amount",
+     "see results"),
+    ("seed", "gradient_flow", "the seed gradient-flow column reading the wrong field",
+     'row[c.backend] = f"{c.mean_abs_input_grad:.2e}"', 'row[c.backend] = f"{c.max_layer_rel_diff:.2e}"',
+     "test_studies_planted::test_the_seed_gradient_flow_table_reads_the_mean_and_the_rel_diff_and_flags_the_"
+     "wrong_cell", "see results"),
+    ("tables", "_worst_verdict", "the summary cell showing the mildest verdict, not the worst",
+     "return min(verdicts, key=_SEVERITY.index)", "return max(verdicts, key=_SEVERITY.index)",
+     "test_studies_planted::test_the_summary_cell_shows_the_worst_verdict_of_its_rows", "see results"),
+]
+
+
+def planted():
+    out = []
+    for module, qual, what, old, new, test, before in PLANTED:
+        source = (ROOT / "crosscheck" / f"{module}.py").read_text()
+        if source.count(old) != 1:
+            raise SystemExit(f"planted bug {what!r}: its text is no longer in crosscheck/{module}.py once; update PLANTED")
+        out.append(Mutant(module, qual, "planted", 0, old, new, source.replace(old, new), what))
+    return out
+
+
 COMPARE = {ast.Lt: (ast.LtE, ast.Gt), ast.LtE: (ast.Lt, ast.GtE), ast.Gt: (ast.GtE, ast.Lt),
            ast.GtE: (ast.Gt, ast.LtE), ast.Eq: (ast.NotEq,), ast.NotEq: (ast.Eq,), ast.Is: (ast.IsNot,),
            ast.IsNot: (ast.Is,), ast.In: (ast.NotIn,), ast.NotIn: (ast.In,)}
@@ -404,7 +453,7 @@ def equivalents():
     return out
 
 
-def write_report(results, modules, elapsed, counts_all, path=OUT):
+def write_report(results, modules, elapsed, counts_all, path=OUT, planted_results=()):
     eq = equivalents()
     total = len(results)
     killed = sum(1 for _, s, _ in results if s != "survived")
@@ -434,6 +483,14 @@ def write_report(results, modules, elapsed, counts_all, path=OUT):
         f"`{m}` ({'whole module' if f is None else ', '.join(sorted(f))})" for m, f in FULL.items())
         + "; elsewhere 1 in N by the sha1 of the mutant's id (N: "
         + ", ".join(f"{m} {n}" for m, n in SAMPLE.items() if m in modules) + ").", ""]
+    if planted_results:
+        lines += ["## The bugs planted by hand in issue 16", "",
+                  "Each mapped onto today's code and run against its module's focused tests; \"before\": what the "
+                  "tests of that time did (the files of the judge or of the studies, without the tests of issue 16).",
+                  "", "| module | function | bug | now | pinned by | before |", "|---|---|---|---|---|---|"]
+        for (module, qual, what, _, _, test, before), (_, status, _) in zip(PLANTED, planted_results):
+            lines.append(f"| {module} | `{qual}` | {what} | {status} | `{test}` | {before} |")
+        lines.append("")
     lines += ["## Surviving mutants judged equivalent", ""]
     lines += [f"- `{m.id}` (line {m.line}): {eq[m.id]}" for m in equivalent] or ["none"]
     lines += ["", "## Surviving mutants not judged equivalent (gaps)", ""]
@@ -499,8 +556,14 @@ def main(argv=None):
         state[m.id] = status
         STATE.write_text(json.dumps(state, indent=0, sort_keys=True) + "\n")
         print(f"[{i}/{len(plan)}] {status:9s} {t:5.1f}s  {m.id}", flush=True)
+    planted_results = []
+    if not args.module and not args.match:
+        for m in planted():
+            status, t = run_one(m, tests_for(m), limits[m.module])
+            planted_results.append((m, status, t))
+            print(f"[planted] {status:9s} {t:5.1f}s  {m.id}", flush=True)
     elapsed = time.monotonic() - start
-    score = write_report(results, modules, elapsed, counts_all, Path(args.out))
+    score = write_report(results, modules, elapsed, counts_all, Path(args.out), planted_results)
     print(f"score {100 * score:.1f} % ({args.out})")
     return 0
 

@@ -275,6 +275,20 @@ def test_a_row_passes_just_inside_and_fails_just_outside_with_the_worst_element_
     assert "1 of 2 elements outside tolerance" in row.message and "x[1]" in row.message
 
 
+def test_a_rows_precision_figures_by_hand():
+    """g = [5, 2 + 2e-6] against r = [5, 2] ± 1e-7: in eps at the gradient's scale 2e-6 / (eps·5); in ulps of
+    the reference 2e-6 / spacing(2); the reference's error against the tolerance 1e-7 / (1e-7 + 2e-6)."""
+    row = judge([5.0, 2 + 2e-6], pref([5.0, 2.0], error=[1e-7, 1e-7]))
+    assert row.verdict == "pass"
+    eps = np.finfo(np.float64).eps
+    assert row.err_eps == pytest.approx(2e-6 / (eps * 5), rel=1e-6)
+    assert row.ulps == pytest.approx(2e-6 / np.spacing(2.0), rel=1e-6)
+    assert row.ref_error == pytest.approx(1e-7 / 2.1e-6, rel=1e-9)
+    f32 = judge([5.0, 2 + 2e-4], pref([5.0, 2.0]), "float32")
+    assert f32.ulps == pytest.approx(2e-4 / float(np.spacing(np.float32(2.0))), rel=1e-3)
+    assert f32.err_eps == pytest.approx(2e-4 / (float(np.finfo(np.float32).eps) * 5), rel=1e-3)
+
+
 def test_a_valid_kink_is_a_kink_and_its_edges_are_accepted():
     """x[0] a kink with left 0, right 1 (central 0.5): 0.7, 0, 1 and 1 + 1e-6 are subgradients (slack 1.1e-6)."""
     p = pref([0.5, 3.0], kink=[True, False], left=[0.0, 3.0], right=[1.0, 3.0])
@@ -330,6 +344,13 @@ def test_an_unusable_reference_element_is_unjudged_not_passed():
     assert row.verdict == "unjudged" and "x[0]" in row.message
     # a wrong element elsewhere still fails
     assert judge([7.0, 4.0], q).verdict == "fail"
+
+
+def test_an_element_whose_reference_error_is_not_finite_is_unjudged_whatever_the_value():
+    """A finite reference with a NaN error estimate has no bound: unjudged, even where the value equals it."""
+    q = pref([1.0, 3.0], error=[np.nan, 0.0])
+    assert judge([1.0, 3.0], q).verdict == "unjudged"
+    assert judge([1 + 1e-3, 3.0], q).verdict == "unjudged"
 
 
 def test_within_the_references_error_but_beyond_the_tolerance_is_unjudged():
@@ -527,6 +548,12 @@ def test_a_kink_along_a_direction_accepts_the_one_sided_interval_widened_by_thei
     assert row.verdict == "unjudged" and "1 of 2 directions cross kinks" in row.message
     row = judge_directional(R4 + [0.0, 1e-3, 0.0, 0.0], ref)  # direction 1 (smooth) off by 1e-3: a fail
     assert row.verdict == "fail" and row.worst_index == (1,) and row.value == pytest.approx(-2.001)
+    # its figures: direction 0 (kink, inside) has error 0, direction 1 1e-3 of -2: max rel 5e-4; the error per
+    # element against the projections' scale per element (1e-3 / 4 against 10 / 4) in eps: 1e-4 / eps
+    assert row.max_abs == pytest.approx(1e-3) and row.max_rel == pytest.approx(5e-4, rel=1e-9)
+    rounding = runner._projection_allowance(R4 + [0.0, 1e-3, 0.0, 0.0], "float64")
+    assert row.ratio == pytest.approx(1e-3 / (2e-6 + rounding), rel=1e-9)
+    assert row.err_eps == pytest.approx(1e-4 / np.finfo(np.float64).eps, rel=1e-9)
 
 
 def test_a_direction_without_a_finite_estimate_is_unjudged(monkeypatch):
