@@ -24,7 +24,9 @@ Mutation operators (one node at a time):
   ``any`` ↔ ``all`` (a function or a numpy attribute)
 - ``return``: ``return x`` → ``return None``
 
-Not mutated: docstrings, f-strings and other string constants (messages), annotations.
+Not mutated: docstrings, f-strings and other string constants (messages), annotations. Equivalent by
+construction, listed and not run: the ``-1`` of ``reshape(-1)`` made ``-2`` (numpy takes any negative size as
+"infer").
 
 Which mutants run: every mutant of the judge's functions (``FULL`` below: all of compare.py and the judging
 functions of runner.py); elsewhere a deterministic sample, the mutants whose id hashes (sha1) into the first
@@ -104,6 +106,7 @@ FULL = {
 SAMPLE = {"compare": 1, "runner": 8, "reference": 5, "numerical": 10, "tables": 5, "seed": 3, "trajectories": 2,
           "flow": 1, "conventions": 5, "matrix": 6}
 
+RESHAPE = "reshape(-1) -> reshape(-2): numpy takes any negative size as \"infer this dimension\", the same array"
 #: the hand-planted bugs of issue 16, mapped onto today's code: (module, function, bug, text, replacement,
 #: the test that pins it, what today's suite did before the tests of issue 16)
 PLANTED = [
@@ -175,6 +178,7 @@ class Mutant:
     after: str
     source: object  # the whole mutated module (after materialize)
     id: str = ""
+    equivalent: str = ""  # the reason, for a mutant equivalent by construction
 
 
 def _segment(lines, node):
@@ -247,6 +251,7 @@ def mutants(module: str) -> list[Mutant]:
     tree = ast.parse(source)
     found = []
     skip = set()  # nodes not mutated: docstrings, f-strings, annotations
+    reshape_sizes = set()  # the -1 of reshape(-1): its mutant is equivalent by numpy's rule
 
     def mark(n):
         for sub in ast.walk(n):
@@ -264,6 +269,10 @@ def mutants(module: str) -> list[Mutant]:
                 if node.returns is not None:
                     mark(node.returns)
             qual = f"{qual}.{node.name}" if qual else node.name
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "reshape":
+            for a in node.args:  # reshape(-1) -> reshape(-2): numpy takes any negative size as "infer"
+                if isinstance(a, ast.UnaryOp) and isinstance(a.operand, ast.Constant):
+                    reshape_sizes.add(id(a.operand))
         if isinstance(node, ast.JoinedStr) or (isinstance(node, ast.AnnAssign) and node.annotation is not None):
             mark(node if isinstance(node, ast.JoinedStr) else node.annotation)
         if id(node) not in skip:
@@ -294,7 +303,8 @@ def mutants(module: str) -> list[Mutant]:
         mid = key if seen[key] == 1 else f"{key} #{seen[key]}"
         text = after if isinstance(node, ast.stmt) else f"({after})"
         out.append(Mutant(module, qual or "<module>", op, node.lineno, " ".join(before.split()), after,
-                          (lines, node, text), mid))
+                          (lines, node, text), mid,
+                          RESHAPE if op == "const" and id(node) in reshape_sizes else ""))
     return out
 
 
@@ -455,6 +465,7 @@ def equivalents():
 
 def write_report(results, modules, elapsed, counts_all, path=OUT, planted_results=()):
     eq = equivalents()
+    eq.update({m.id: m.equivalent for m, _, _ in results if m.equivalent and m.id not in eq})
     total = len(results)
     killed = sum(1 for _, s, _ in results if s != "survived")
     survivors = [(m, s) for m, s, _ in results if s == "survived"]
@@ -548,6 +559,9 @@ def main(argv=None):
     state = dict(earlier)
     results = []
     for i, m in enumerate(plan, 1):
+        if m.equivalent:  # equivalent by construction (reshape(-1)): not run
+            results.append((m, "survived", 0.0))
+            continue
         if earlier.get(m.id, "survived") != "survived":
             results.append((m, earlier[m.id], 0.0))
             continue

@@ -351,6 +351,9 @@ def test_an_element_whose_reference_error_is_not_finite_is_unjudged_whatever_the
     q = pref([1.0, 3.0], error=[np.nan, 0.0])
     assert judge([1.0, 3.0], q).verdict == "unjudged"
     assert judge([1 + 1e-3, 3.0], q).verdict == "unjudged"
+    assert judge([1.0, 3.0], q).ref_error == 0.0  # the error estimates that exist, against the tolerance
+    empty = judge(np.zeros(0), pref(np.zeros(0)))
+    assert empty.verdict == "pass" and empty.ref_error == 0.0 and empty.max_abs == 0.0
 
 
 def test_within_the_references_error_but_beyond_the_tolerance_is_unjudged():
