@@ -318,6 +318,19 @@ def test_a_wrong_smooth_element_beside_a_valid_kink_fails():
     assert judge([0.7, 3.0], p, probe="failing").verdict == "kink"
 
 
+def test_probe_failing_considers_kinks_only_where_the_smooth_comparison_fails():
+    """x[0] flagged a kink (left 0, right 0.4) where the central 0.5 agrees with the backend: probe="failing"
+    does not look at it (a pass), probe="all" does (0.5 is outside [0, 0.4]: a fail). x[1] smooth (not a kink)
+    with one-sided derivatives 2 and 4 round a reference of 3: 3.5 fails under either probe, though it lies
+    between them."""
+    p = pref([0.5, 3.0], kink=[True, False], left=[0.0, 2.0], right=[0.4, 4.0])
+    assert judge([0.5, 3.0], p, probe="failing").verdict == "pass"
+    assert judge([0.5, 3.0], p, probe="all").verdict == "fail"
+    assert judge([0.2, 3.5], p, probe="failing").verdict == "fail"
+    assert judge([0.2, 3.5], p, probe="all").verdict == "fail"
+    assert judge([0.2, 3.0], p, probe="failing").verdict == "kink"
+
+
 def test_the_one_sided_derivatives_errors_widen_a_kinks_interval_by_twice_their_sum():
     """left/right error 1e-4 each: slack 1.1e-6 + 2·(1e-4 + 1e-4) = 4.011e-4 beyond right = 1."""
     p = pref([0.5], kink=[True], left=[0.0], right=[1.0], side_error=1e-4)
