@@ -284,6 +284,9 @@ def test_a_rows_precision_figures_by_hand():
     assert row.err_eps == pytest.approx(2e-6 / (eps * 5), rel=1e-6)
     assert row.ulps == pytest.approx(2e-6 / np.spacing(2.0), rel=1e-6)
     assert row.ref_error == pytest.approx(1e-7 / 2.1e-6, rel=1e-9)
+    # in ulps of the reference (2: spacing 2^-51), not of the value (just below 2: spacing 2^-52)
+    below = judge([5.0, 2 - 2e-6], pref([5.0, 2.0]))
+    assert below.ulps == pytest.approx(2e-6 / np.spacing(2.0), rel=1e-6)
     f32 = judge([5.0, 2 + 2e-4], pref([5.0, 2.0]), "float32")
     assert f32.ulps == pytest.approx(2e-4 / float(np.spacing(np.float32(2.0))), rel=1e-3)
     assert f32.err_eps == pytest.approx(2e-4 / (float(np.finfo(np.float32).eps) * 5), rel=1e-3)
@@ -349,6 +352,12 @@ def test_a_nan_at_a_kink_or_where_the_reference_is_finite_is_a_nan_row():
     q = pref([np.nan, 3.0], error=[np.nan, 0.0])
     assert judge([np.nan, 3.0], q).verdict == "unjudged"
     assert judge([np.nan, 3.0], q, others=np.array([True, False])).verdict == "nan"
+
+
+def test_a_nan_row_names_the_first_eight_elements():
+    row = judge(np.full(10, np.nan), pref(np.ones(10)))
+    assert row.verdict == "nan" and "at 10 element(s)" in row.message
+    assert "x[7]" in row.message and "x[8]" not in row.message
 
 
 def test_an_unusable_reference_element_is_unjudged_not_passed():
@@ -486,6 +495,16 @@ def test_the_directional_rounding_allowance_by_hand():
     assert runner._projection_allowance(np.array([4.0, 0.0]), "float64") == pytest.approx(
         6 * 32 * np.finfo(np.float64).eps * np.sqrt(18.125), rel=1e-12)
     assert runner._dot_int8(np.array([1.0, 2.0, 3.0]), np.array([1, -1, 1], np.int8)) == 2.0
+    # below 1 the largest |g| is what it is (not 1): g = [0.5, 0]: (0.5 + 1/32)² + (1/32)²
+    assert runner._projection_allowance(np.array([0.5, 0.0]), "float64") == pytest.approx(
+        6 * 32 * np.finfo(np.float64).eps * np.sqrt((0.5 + 1 / 32) ** 2 + (1 / 32) ** 2), rel=1e-12)
+    # past one slice of 2^18 elements: every element counted once
+    n = 2**18 + 5
+    g, v = np.arange(n, dtype=np.float64) % 7, np.where(np.arange(n) % 3 == 0, 1, -1).astype(np.int8)
+    assert runner._dot_int8(g, v) == float(np.dot(g, v.astype(np.float64)))
+    m = float(np.max(np.abs(g)))
+    assert runner._projection_allowance(g, "float64") == pytest.approx(
+        6 * 32 * np.finfo(np.float64).eps * np.sqrt(np.sum((np.abs(g) + m / 16) ** 2)), rel=1e-9)
 
 
 def test_the_documented_limits():
