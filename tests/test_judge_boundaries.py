@@ -316,6 +316,16 @@ def test_a_wrong_smooth_element_beside_a_valid_kink_fails():
     assert row.verdict == "fail" and row.worst_index == (1,)
     assert row.value == 3.5 and row.expected == 3.0 and row.max_abs == 0.5
     assert "1 of 2 elements outside tolerance" in row.message and "worst at x[1]: got 3.5" in row.message
+    # with the reference's own error 1e-9 per element: still one element outside, its ratio 0.5 / (3.1e-6 + 2e-9)
+    q = pref([0.5, 3.0], error=[1e-9, 1e-9], kink=[True, False], left=[0.0, 3.0], right=[1.0, 3.0])
+    row = judge([0.7, 3.5], q)
+    assert "1 of 2 elements outside tolerance" in row.message and row.worst_index == (1,)
+    assert row.ratio == pytest.approx(0.5 / (3.1e-6 + 2e-9), rel=1e-9)
+    # a wrong smooth element and a kink element outside its interval: the row names the smooth one as the
+    # worst, and the message the kink too
+    row = judge([1.5, 3.5], p)
+    assert row.verdict == "fail" and row.worst_index == (1,) and row.value == 3.5
+    assert "x[0] is a kink (left derivative 0, right 1); planted gives 1.5" in row.message
     # with probe="failing" too (the kink is considered where the smooth comparison fails)
     assert judge([0.7, 3.5], p, probe="failing").verdict == "fail"
     assert judge([0.7, 3.0], p, probe="failing").verdict == "kink"
@@ -363,7 +373,7 @@ def test_a_nan_row_names_the_first_eight_elements():
 def test_an_unusable_reference_element_is_unjudged_not_passed():
     q = pref([np.nan, 3.0], error=[np.nan, 0.0])
     row = judge([7.0, 3.0], q)
-    assert row.verdict == "unjudged" and "x[0]" in row.message
+    assert row.verdict == "unjudged" and "the reference is not finite or has no error bound at x[0]" in row.message
     # a wrong element elsewhere still fails
     assert judge([7.0, 4.0], q).verdict == "fail"
 
@@ -381,7 +391,9 @@ def test_an_element_whose_reference_error_is_not_finite_is_unjudged_whatever_the
 def test_within_the_references_error_but_beyond_the_tolerance_is_unjudged():
     """r = 1 ± 1e-5: 1 + 1.5e-5 is beyond 1.1e-6 and within 1.1e-6 + 2e-5: unjudged; 1 + 2.2e-5 fails."""
     p = pref([1.0], error=[1e-5])
-    assert judge([1 + 1.5e-5], p).verdict == "unjudged"
+    row = judge([1 + 1.5e-5], p)
+    assert row.verdict == "unjudged" and "carries an estimated error of 1.00e-05, larger than the tolerance " \
+        "1.10e-06" in row.message
     assert judge([1 + 2.2e-5], p).verdict == "fail"
     assert judge([1 + 1.0e-6], p).verdict == "pass"
     assert judge([1 + 1.0e-6], p).ref_error == pytest.approx(1e-5 / 1.1e-6, rel=1e-6)
