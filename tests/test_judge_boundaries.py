@@ -609,3 +609,63 @@ def test_a_direction_without_a_finite_estimate_is_unjudged(monkeypatch):
     assert row.verdict == "unjudged" and "not finite or has no error bound along 1 of 2 directions" in row.message
     row = judge_directional(R4, directional(error=(1e-6, np.inf)))
     assert row.verdict == "unjudged"
+
+
+# ------------------------------------------------------------------ joint kinks, on planted pieces
+
+
+def joint(pieces, g, kinks=None, verdicts=None, wrt=("x",)):
+    """_judge_joint on input x (and y) with kinks at the given (param, index) elements, the pieces' gradients
+    given; returns {param: (verdict, message)} after it."""
+    g = np.asarray(g, float)
+    kinks = kinks or [("x", i) for i in range(g.size)]
+    sizes = {p: 1 + max(i for q, i in kinks if q == p) for p in wrt}
+    kink = {p: np.isin(np.arange(sizes[p]), [i for q, i in kinks if q == p]) for p in wrt}
+    grads = {p: np.zeros(sizes[p]) for p in wrt}
+    for (p, i), v in zip(kinks, g):
+        grads[p][i] = v
+    ref = SimpleNamespace(params={p: SimpleNamespace(method="central", kink=kink[p]) for p in wrt},
+                          point={p: np.zeros(sizes[p]) for p in wrt}, pieces=lambda k: np.asarray(pieces, float))
+    verdicts = verdicts or {p: "kink" for p in wrt}
+    rows = [Row("planted", p, "planted", "float64", verdicts[p]) for p in wrt]
+    runner._judge_joint(FakeCase(wrt=wrt), "planted", "float64", grads, ref, rows)
+    return {r.param: (r.verdict, r.message) for r in rows}
+
+
+def test_a_joint_kink_of_two_elements_is_judged_as_a_vector():
+    """maximum(a, b) at a tie: pieces (1, 0) and (0, 1). (0.5, 0.5) lies in their hull; (1, 1) lies 1/√2 off."""
+    eye = np.eye(2)
+    assert joint(eye, [0.5, 0.5])["x"][0] == "kink"
+    verdict, message = joint(eye, [1.0, 1.0])["x"]
+    assert verdict == "fail" and "joint kink at x[0], x[1]" in message and "7.071e-01" in message
+    assert "the nearest valid one is (0.5, 0.5)" in message
+
+
+def test_joint_kinks_are_judged_from_two_up_to_eight_elements():
+    assert joint(np.eye(8), np.ones(8))["x"][0] == "fail"  # 0.875·√8 from the simplex
+    assert joint(np.eye(9), np.ones(9))["x"][0] == "kink"  # nine: element by element only
+    assert joint(np.eye(1), np.ones(1))["x"][0] == "kink"  # one: nothing joint
+
+
+def test_a_joint_kink_counts_only_rows_still_kink_or_pass_and_needs_finite_pieces():
+    """x[0] and y[0] kinks, y's row already nan: only x's kink is left, nothing joint; pieces with a NaN: no
+    verdict either."""
+    both = [("x", 0), ("y", 0)]
+    out = joint(np.eye(2), [1.0, 1.0], kinks=both, verdicts={"x": "kink", "y": "nan"}, wrt=("x", "y"))
+    assert out == {"x": ("kink", ""), "y": ("nan", "")}
+    out = joint(np.eye(2), [1.0, 1.0], kinks=both, verdicts={"x": "pass", "y": "kink"}, wrt=("x", "y"))
+    assert out["x"][0] == "fail" and out["y"][0] == "fail"
+    assert joint([[1.0, 0.0], [0.0, np.nan]], [1.0, 1.0])["x"][0] == "kink"
+
+
+@pytest.mark.parametrize("scale, inside, outside", [
+    # slack = √2·(atol + rtol·size) + 1e-6·size, size = the pieces' largest |component|
+    (100.0, 2.3e-4, 2.5e-4),    # √2·(1e-7 + 1e-4) + 1e-4 = 2.4149e-4
+    (0.01, 1.6e-7, 1.7e-7),     # √2·(1e-7 + 1e-8) + 1e-8 = 1.6556e-7
+])
+def test_the_joint_kinks_slack_by_hand(scale, inside, outside):
+    """From the middle of the segment between (s, 0) and (0, s), a step d along (1, 1)/√2 is d from the hull."""
+    pieces = scale * np.eye(2)
+    mid = np.array([scale / 2, scale / 2])
+    assert joint(pieces, mid + inside / np.sqrt(2))["x"][0] == "kink"
+    assert joint(pieces, mid + outside / np.sqrt(2))["x"][0] == "fail"
