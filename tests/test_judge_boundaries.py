@@ -240,7 +240,7 @@ class FakeCase:
         return "x=[...]"
 
     def expectation(self, backend, dtype, param):
-        return self.expect
+        return self.expect if (backend, dtype, param) == ("b", "float64", "x") else None
 
 
 def pref(grad, *, error=None, kink=None, left=None, right=None, side_error=0.0, oracle=None):
@@ -419,6 +419,8 @@ def test_the_forward_check_uses_the_dtypes_tolerance():
     assert "difference 2.20e-06" in runner._forward_check(case, "b", "float64", 2 + 2.2e-6, ref)
     assert runner._forward_check(case, "b", "float32", 2 - 2.0e-4, ref) == ""
     assert runner._forward_check(case, "b", "float32", 2 - 2.2e-4, ref) != ""
+    exact = FakeCase({"float64": Tolerance(atol=0.25, rtol=0.0)})  # |0.75 - 0.5| = 0.25 exactly: inside
+    assert runner._forward_check(exact, "b", "float64", 0.75, SimpleNamespace(value=0.5)) == ""
 
 
 def test_a_declared_expectation_turns_a_fail_kink_or_nan_into_expected_and_a_pass_gets_a_note():
@@ -431,6 +433,9 @@ def test_a_declared_expectation_turns_a_fail_kink_or_nan_into_expected_and_a_pas
     for verdict in ("error", "unjudged"):
         assert runner._apply_expectation(case, Row("planted", "x", "b", "float64", verdict)).verdict == verdict
     assert runner._apply_expectation(FakeCase(), Row("planted", "x", "b", "float64", "fail")).verdict == "fail"
+    # the expectation is looked up for the row's own backend, dtype and parameter
+    assert runner._apply_expectation(case, Row("planted", "x", "b", "float32", "fail")).verdict == "fail"
+    assert runner._apply_expectation(case, Row("planted", "y", "b", "float64", "fail")).verdict == "fail"
     assert [r.verdict for r in runner.failed([Row("c", "x", "b", "float64", v) for v in
                                               ("pass", "fail", "nan", "error", "kink", "unjudged")])] == [
         "fail", "nan", "error"]

@@ -189,6 +189,7 @@ class FlowBackend(Backend):
         self.x, self.w1 = x, w1
 
     def evaluate(self, case, point, dtype):
+        assert case.name.startswith("stack_") and isinstance(point, dict) and dtype == "float64"
         if self.x is None:
             raise RuntimeError("planted")
         return SimpleNamespace(grads={"x": np.array(self.x), "W0": np.array([[3.0, 4.0]]),
@@ -352,3 +353,134 @@ def test_the_matrix_tells_untested_from_skipped(catalogue):
     binds = SimpleNamespace(applies=lambda c: True, missing_ops=lambda: None)
     assert matrix.binding_every_op([Lacks(), binds], catalogue["linear_tanh_layer"]) == [binds]
     assert len(matrix.binding_every_op([Lacks(), binds], catalogue["relu"])) == 2
+
+
+def test_gradient_flow_cells_come_by_depth_then_kind():
+    """stack_relu_3, stack_sigmoid_3 and stack_relu_2: cells ordered (2, relu), (3, sigmoid), (3, relu)."""
+    def case(name, depth):
+        return SimpleNamespace(name=name, point=lambda dtype: {"x": 0, **{f"W{i}": 0 for i in range(depth)}})
+
+    class Deep(FlowBackend):
+        def evaluate(self, case, point, dtype):
+            depth = len(point) - 1
+            return SimpleNamespace(grads={"x": np.array([1.0]), **{f"W{i}": np.ones(1) for i in range(depth)}})
+
+    catalogue = {n: case(n, int(n[-1])) for n in ("stack_relu_3", "stack_sigmoid_3", "stack_relu_2")}
+    cells = flow.gradient_flow(catalogue, [Deep("handwritten", None, 0.0)])
+    assert [(c.depth, c.kind) for c in cells] == [(2, "relu"), (3, "sigmoid"), (3, "relu")]
+    assert [len(c.layer_norms) for c in cells] == [2, 3, 3]
+
+
+# ------------------------------------------------------------------ the run tables' other outputs
+
+
+def test_the_terminal_table_has_fixed_columns():
+    row = Row("a_case", "x", "core", "float64", "fail", max_abs=1e-3, max_rel=0.5, atol=1e-7, rtol=1e-6, ulps=12.0,
+              precision="1/2")
+    header, rule, line = tables.to_text([row]).splitlines()
+    assert header == ("case                          param     backend      dtype    max abs    max rel    "
+                      "tolerance            ulps      rank  verdict")
+    assert rule == "  ".join("-" * w for w in (28, 8, 11, 7, 9, 9, 19, 8, 4, 8))
+    assert line.split() == ["a_case", "x", "core", "float64", "1.00e-03", "5.00e-01", "1e-07", "+", "1e-06·|r|",
+                            "12", "1/2", "fail"]
+
+
+def test_the_precision_table_by_hand():
+    """core float64 on three rows with ulps 1, 5, 3 (most precise on two), torch float64 on one (ulps 7): median
+    3 and worst 5; a row without a rank or ulps is left out."""
+    rows = [Row("a", "x", "core", "float64", "pass", ulps=1.0, precision="1/2"),
+            Row("b", "x", "core", "float64", "pass", ulps=5.0, precision="2/2"),
+            Row("c", "x", "core", "float64", "pass", ulps=3.0, precision="1/1"),
+            Row("d", "x", "core", "float64", "pass"),
+            Row("a", "x", "torch", "float64", "pass", ulps=7.0, precision="2/2"),
+            Row("a", "x", "core", "float32", "pass", ulps=2.0, precision="1/1")]
+    t = tables.precision_table(rows)
+    assert t.to_dict("records") == [
+        {"backend": "core", "dtype": "float64", "rows": 3, "median ulps": "3", "worst ulps": "5",
+         "most precise on": "2 of 3"},
+        {"backend": "torch", "dtype": "float64", "rows": 1, "median ulps": "7", "worst ulps": "7",
+         "most precise on": "0 of 1"},
+        {"backend": "core", "dtype": "float32", "rows": 1, "median ulps": "2", "worst ulps": "2",
+         "most precise on": "1 of 1"}]
+
+
+def test_tables_render_and_write_in_three_formats(tmp_path):
+    import json
+
+    import pandas as pd
+
+    df = pd.DataFrame([{"a": "1", "b": "x|y"}])
+    files = tables.render_table("t", df, header=pd.DataFrame([{"package": "numpy", "version": "2"}]))
+    assert sorted(files) == ["t.csv", "t.json", "t.md"]
+    assert files["t.csv"] == "a,b\n1,x|y\n"
+    assert json.loads(files["t.json"]) == [{"a": "1", "b": "x|y"}] and files["t.json"].endswith("\n")
+    assert files["t.md"].startswith("| package | version |") and "\n\n| a | b |" in files["t.md"]
+    assert tables.render_table("t", df, formats=("md",)) == {"t.md": tables.markdown_table(df)}
+    with pytest.raises(ValueError, match="unknown table format 'xls'"):
+        tables.render_table("t", df, formats=("xls",))
+    written = tables.write_table(tmp_path, "t", df)
+    assert sorted(p.name for p in written) == ["t.csv", "t.json", "t.md"]
+    assert (tmp_path / "t.csv").read_text() == "a,b\n1,x|y\n"
+    tables.write_files(tmp_path, {"b.bin": b"\x00\x01"})
+    assert (tmp_path / "b.bin").read_bytes() == b"\x00\x01"
+
+
+def test_the_kink_conventions_table_and_the_versions(monkeypatch):
+    from importlib import metadata
+
+    from crosscheck.compare import Convention
+
+    conv = [Convention("relu", "float64", "x", (0,), 0.0, 1.0, {"torch": 0.0, "core": 0.5, "mine": 1.0})]
+    t = tables.conventions_table(conv)
+    assert list(t.columns) == ["case", "param", "index", "dtype", "left", "right", "core", "torch", "mine"]
+    assert t.iloc[0].tolist() == ["relu", "x", "[0]", "float64", "0", "1", "0.5", "0", "1"]
+    real = metadata.version
+
+    def version(dist):
+        if dist == "autograd":
+            raise metadata.PackageNotFoundError(dist)
+        return real(dist)
+
+    monkeypatch.setattr(metadata, "version", version)
+    v = tables.versions().set_index("package")["version"]
+    assert v["numpy"] == np.__version__ and v["autograd"] == "not installed"
+
+
+# ------------------------------------------------------------------ trajectories at non-finite losses
+
+
+def test_two_trajectories_that_are_both_infinite_or_both_zero_at_a_step_agree_there():
+    base = Trajectory("c", "core", "float64", np.array([np.inf, 0.0, 2.0]), np.zeros((4, 1)))
+    same = Trajectory("c", "torch", "float64", np.array([np.inf, 0.0, 2.5]), np.zeros((4, 1)))
+    d = divergence(same, base)
+    assert d.max_loss_rel == pytest.approx(0.25) and d.worst_step == 2
+
+
+# ------------------------------------------------------------------ the article's tables from the catalogue
+
+
+def test_the_articles_local_gradients_and_chain_rule_on_the_core(catalogue):
+    from crosscheck import backends
+
+    core, numeric = backends.get("core"), backends.get("numeric")
+    local = seed.local_gradients(catalogue, [core], numeric)
+    got = dict(zip(local["quantity"], local["crosscheck"]))
+    assert got["relu_article_points d/dx"] == "[0.0, 1.0, 0.0, 1.0]"
+    assert got["sigmoid_article_points d/dx"] == "[0.25, 0.1966, 0.1966, 0.0066]"
+    assert got["softmax_cross_entropy_article d/dlogits"] == "[-0.341, 0.2424, 0.0986]"
+    assert local["matches"].all() and set(local["backend"]) == {"core"}
+    chain = seed.chain_rule(catalogue, [core], numeric)
+    assert chain["matches"].all() and len(chain) == 4
+    assert seed.xor_gradient_check({}, [core], numeric).empty
+    assert seed.local_gradients({}, [core], numeric).empty and seed.chain_rule({}, [core], numeric).empty
+
+
+def test_the_conventions_table_at_relus_special_points(catalogue):
+    from crosscheck import backends
+
+    cases = [c for c in catalogue.values() if c.name.startswith("op_relu")]
+    t = conventions.table(cases, [backends.get("core")])
+    assert set(t["op"]) == {"relu", "relu6"} and len(t) == 3
+    zero = t[(t["op"] == "relu") & (t["point"] == "zero")].iloc[0]
+    assert "0 / 1" in zero["reference (left / right)"] and zero["core"] != "" and zero["class"] == "agree"
+    assert set(t["class"]) == {"agree"} and conventions.counts(t)["agree"] == 3
