@@ -470,6 +470,17 @@ def test_pairwise_beyond_counts_elements_outside_the_cases_tolerance():
     assert runner.pairwise(FakeCase(), "float32", evaluations(a=[2.0], b=[2 + 2.0e-4]))[0].beyond == 0
 
 
+def test_pairwise_beyond_is_strictly_outside_the_rule_with_the_larger_of_the_two():
+    """|a - b| <= atol + rtol·max(|a|, |b|): 0.5 against 0.75 with atol 0.25 is on the edge (not beyond);
+    1 against 1.5 with rtol 0.4 is inside by the larger (0.6), outside by the smaller (0.4)."""
+    edge = FakeCase({"float64": Tolerance(atol=0.25, rtol=0.0)})
+    assert runner.pairwise(edge, "float64", evaluations(a=[0.5], b=[0.75]))[0].beyond == 0
+    assert runner.pairwise(edge, "float64", evaluations(a=[0.5], b=[0.875]))[0].beyond == 1
+    rel = FakeCase({"float64": Tolerance(atol=0.0, rtol=0.4)})
+    assert runner.pairwise(rel, "float64", evaluations(a=[1.0], b=[1.5]))[0].beyond == 0
+    assert runner.pairwise(rel, "float64", evaluations(a=[1.0], b=[1.75]))[0].beyond == 1
+
+
 def test_pairwise_reports_the_worst_parameter():
     ev = {"a": SimpleNamespace(grads={"x": np.array([1.0]), "y": np.array([4.0])}),
           "b": SimpleNamespace(grads={"x": np.array([1.1]), "y": np.array([2.0])})}
