@@ -386,18 +386,20 @@ def test_the_terminal_table_has_fixed_columns():
 
 
 def test_the_precision_table_by_hand():
-    """core float64 on three rows with ulps 1, 5, 3 (most precise on two), torch float64 on one (ulps 7): median
-    3 and worst 5; a row without a rank or ulps is left out."""
+    """core float64 on four rows with ulps 1, 5, 3, 7 (most precise on two), torch float64 on one (ulps 7):
+    median the upper middle one, 5 (sorted 1 3 5 7, index 4 // 2), worst 7; a row without a rank or ulps is
+    left out."""
     rows = [Row("a", "x", "core", "float64", "pass", ulps=1.0, precision="1/2"),
             Row("b", "x", "core", "float64", "pass", ulps=5.0, precision="2/2"),
             Row("c", "x", "core", "float64", "pass", ulps=3.0, precision="1/1"),
+            Row("e", "x", "core", "float64", "pass", ulps=7.0, precision="2/2"),
             Row("d", "x", "core", "float64", "pass"),
             Row("a", "x", "torch", "float64", "pass", ulps=7.0, precision="2/2"),
             Row("a", "x", "core", "float32", "pass", ulps=2.0, precision="1/1")]
     t = tables.precision_table(rows)
     assert t.to_dict("records") == [
-        {"backend": "core", "dtype": "float64", "rows": 3, "median ulps": "3", "worst ulps": "5",
-         "most precise on": "2 of 3"},
+        {"backend": "core", "dtype": "float64", "rows": 4, "median ulps": "5", "worst ulps": "7",
+         "most precise on": "2 of 4"},
         {"backend": "torch", "dtype": "float64", "rows": 1, "median ulps": "7", "worst ulps": "7",
          "most precise on": "0 of 1"},
         {"backend": "core", "dtype": "float32", "rows": 1, "median ulps": "2", "worst ulps": "2",
@@ -484,3 +486,34 @@ def test_the_conventions_table_at_relus_special_points(catalogue):
     zero = t[(t["op"] == "relu") & (t["point"] == "zero")].iloc[0]
     assert "0 / 1" in zero["reference (left / right)"] and zero["core"] != "" and zero["class"] == "agree"
     assert set(t["class"]) == {"agree"} and conventions.counts(t)["agree"] == 3
+
+
+def test_the_conventions_section_shows_the_rows_that_do_not_agree():
+    import pandas as pd
+
+    class Doc:
+        def __init__(self):
+            self.calls = []
+
+        def heading(self, text):
+            self.calls.append(("heading", text))
+
+        def text(self, text):
+            self.calls.append(("text", text))
+
+        def table(self, df, name):
+            self.calls.append(("table", df["op"].tolist(), name))
+
+    df = pd.DataFrame([{c: "" for c in conventions.COLUMNS} | {"op": op, "class": cls} for op, cls in
+                       (("relu", "agree"), ("abs", conventions.CLASSES[1]), ("sqrt", conventions.CLASSES[2]))])
+    doc = Doc()
+    conventions.add_section(doc, df)
+    assert doc.calls[0] == ("heading", "Where the frameworks disagree")
+    assert "At 3 special points" in doc.calls[1][1] and "1 agree, 1 different valid subgradients, 1 NaN in one" in \
+        doc.calls[1][1]
+    assert doc.calls[2] == ("table", ["abs", "sqrt"], "conventions")
+    empty = Doc()
+    conventions.add_section(empty, df.iloc[:0])
+    assert empty.calls == []
+    assert conventions.render(None) == {}
+    assert sorted(conventions.render(df)) == ["conventions.csv", "conventions.json", "conventions.md"]
