@@ -87,8 +87,8 @@ def test_the_worst_element_is_the_largest_error_in_units_of_what_was_allowed():
     c = compare([1 + 2e-6, 10 + 1.5e-5], [1.0, 10.0], tol)
     assert c.worst_index == (0,)
     assert c.value_at_worst == 1 + 2e-6 and c.reference_at_worst == 1.0
-    assert c.worst_ratio == pytest.approx(2.0, rel=1e-6)
-    assert c.max_abs == pytest.approx(1.5e-5, rel=1e-6)
+    assert c.worst_ratio == pytest.approx(2.0, rel=1e-6, abs=0)
+    assert c.max_abs == pytest.approx(1.5e-5, rel=1e-6, abs=0)
     assert list(c.mismatched) == [0, 1] and c.size == 2 and c.scale == 10.0
 
 
@@ -107,7 +107,7 @@ def test_the_references_own_error_widens_the_rule_by_twice_itself():
     it simply passes."""
     c = compare([1 + 3.0e-6], [1.0], F64, error=[1e-6])
     assert c.passed and list(c.uncertain) == [0]
-    assert c.worst_ratio == pytest.approx(3.0 / 3.1, rel=1e-6)
+    assert c.worst_ratio == pytest.approx(3.0 / 3.1, rel=1e-6, abs=0)
     assert not compare([1 + 3.2e-6], [1.0], F64, error=[1e-6]).passed
     inside = compare([1 + 1.0e-6], [1.0], F64, error=[1e-6])
     assert inside.passed and inside.uncertain.size == 0
@@ -266,12 +266,12 @@ def test_a_row_passes_just_inside_and_fails_just_outside_with_the_worst_element_
     tol = DEFAULT_TOLERANCES[dtype]
     row = judge([5.0, 2 + off_in], pref([5.0, 2.0]), dtype)
     assert row.verdict == "pass" and (row.atol, row.rtol) == (tol.atol, tol.rtol)
-    assert row.ratio == pytest.approx(off_in / (tol.atol + 2 * tol.rtol), rel=1e-6) and row.ratio < 1
+    assert row.ratio == pytest.approx(off_in / (tol.atol + 2 * tol.rtol), rel=1e-6, abs=0) and row.ratio < 1
     row = judge([5.0, 2 + off_out], pref([5.0, 2.0]), dtype)
     assert row.verdict == "fail" and row.worst_index == (1,)
     assert row.value == 2 + off_out and row.expected == 2.0
-    assert row.max_abs == pytest.approx(off_out, rel=1e-6)
-    assert row.max_rel == pytest.approx(off_out / 2, rel=1e-6)
+    assert row.max_abs == pytest.approx(off_out, rel=1e-6, abs=0)
+    assert row.max_rel == pytest.approx(off_out / 2, rel=1e-6, abs=0)
     assert "1 of 2 elements outside tolerance" in row.message and "x[1]" in row.message
 
 
@@ -281,15 +281,15 @@ def test_a_rows_precision_figures_by_hand():
     row = judge([5.0, 2 + 2e-6], pref([5.0, 2.0], error=[1e-7, 1e-7]))
     assert row.verdict == "pass"
     eps = np.finfo(np.float64).eps
-    assert row.err_eps == pytest.approx(2e-6 / (eps * 5), rel=1e-6)
-    assert row.ulps == pytest.approx(2e-6 / np.spacing(2.0), rel=1e-6)
-    assert row.ref_error == pytest.approx(1e-7 / 2.1e-6, rel=1e-9)
+    assert row.err_eps == pytest.approx(2e-6 / (eps * 5), rel=1e-6, abs=0)
+    assert row.ulps == pytest.approx(2e-6 / np.spacing(2.0), rel=1e-6, abs=0)
+    assert row.ref_error == pytest.approx(1e-7 / 2.1e-6, rel=1e-9, abs=0)
     # in ulps of the reference (2: spacing 2^-51), not of the value (just below 2: spacing 2^-52)
     below = judge([5.0, 2 - 2e-6], pref([5.0, 2.0]))
-    assert below.ulps == pytest.approx(2e-6 / np.spacing(2.0), rel=1e-6)
+    assert below.ulps == pytest.approx(2e-6 / np.spacing(2.0), rel=1e-6, abs=0)
     f32 = judge([5.0, 2 + 2e-4], pref([5.0, 2.0]), "float32")
-    assert f32.ulps == pytest.approx(2e-4 / float(np.spacing(np.float32(2.0))), rel=1e-3)
-    assert f32.err_eps == pytest.approx(2e-4 / (float(np.finfo(np.float32).eps) * 5), rel=1e-3)
+    assert f32.ulps == pytest.approx(2e-4 / float(np.spacing(np.float32(2.0))), rel=1e-3, abs=0)
+    assert f32.err_eps == pytest.approx(2e-4 / (float(np.finfo(np.float32).eps) * 5), rel=1e-3, abs=0)
 
 
 def test_a_valid_kink_is_a_kink_and_its_edges_are_accepted():
@@ -320,7 +320,7 @@ def test_a_wrong_smooth_element_beside_a_valid_kink_fails():
     q = pref([0.5, 3.0], error=[1e-9, 1e-9], kink=[True, False], left=[0.0, 3.0], right=[1.0, 3.0])
     row = judge([0.7, 3.5], q)
     assert "1 of 2 elements outside tolerance" in row.message and row.worst_index == (1,)
-    assert row.ratio == pytest.approx(0.5 / (3.1e-6 + 2e-9), rel=1e-9)
+    assert row.ratio == pytest.approx(0.5 / (3.1e-6 + 2e-9), rel=1e-9, abs=0)
     # a wrong smooth element and a kink element outside its interval: the row names the smooth one as the
     # worst, and the message the kink too
     row = judge([1.5, 3.5], p)
@@ -396,7 +396,7 @@ def test_within_the_references_error_but_beyond_the_tolerance_is_unjudged():
         "1.10e-06" in row.message
     assert judge([1 + 2.2e-5], p).verdict == "fail"
     assert judge([1 + 1.0e-6], p).verdict == "pass"
-    assert judge([1 + 1.0e-6], p).ref_error == pytest.approx(1e-5 / 1.1e-6, rel=1e-6)
+    assert judge([1 + 1.0e-6], p).ref_error == pytest.approx(1e-5 / 1.1e-6, rel=1e-6, abs=0)
 
 
 def test_float64_against_the_oracle_takes_the_oracles_tolerance_unless_the_case_sets_its_own():
@@ -499,15 +499,15 @@ def test_the_distance_to_the_hull_of_a_three_way_tie():
     assert runner.hull_distance(eye, np.full(3, 1 / 3))[0] == pytest.approx(0.0, abs=1e-6)
     assert runner.hull_distance(eye, np.array([1.0, 0, 0]))[0] == pytest.approx(0.0, abs=1e-6)
     d, nearest = runner.hull_distance(eye, np.ones(3))
-    assert d == pytest.approx(2 / np.sqrt(3), rel=1e-3) and nearest == pytest.approx(np.full(3, 1 / 3), abs=1e-3)
+    assert d == pytest.approx(2 / np.sqrt(3), rel=1e-3, abs=0) and nearest == pytest.approx(np.full(3, 1 / 3), abs=1e-3)
     d, nearest = runner.hull_distance(eye, np.zeros(3))
-    assert d == pytest.approx(1 / np.sqrt(3), rel=1e-3) and nearest == pytest.approx(np.full(3, 1 / 3), abs=1e-3)
+    assert d == pytest.approx(1 / np.sqrt(3), rel=1e-3, abs=0) and nearest == pytest.approx(np.full(3, 1 / 3), abs=1e-3)
     # a segment: from (0, 2) to the hull of (-1, 0), (1, 0) is 2, nearest (0, 0)
     d, nearest = runner.hull_distance(np.array([[-1.0, 0.0], [1.0, 0.0]]), np.array([0.0, 2.0]))
-    assert d == pytest.approx(2.0, rel=1e-6) and nearest == pytest.approx([0.0, 0.0], abs=1e-6)
+    assert d == pytest.approx(2.0, rel=1e-6, abs=0) and nearest == pytest.approx([0.0, 0.0], abs=1e-6)
     # the bound is a lower bound: never above the true distance
     d, _ = runner.hull_distance(np.array([[-1.0, 0.0], [1.0, 0.0]]), np.array([3.0, 4.0]))
-    assert d <= np.hypot(2.0, 4.0) + 1e-12 and d == pytest.approx(np.hypot(2.0, 4.0), rel=1e-3)
+    assert d <= np.hypot(2.0, 4.0) + 1e-12 and d == pytest.approx(np.hypot(2.0, 4.0), rel=1e-3, abs=0)
 
 
 # ------------------------------------------------------------------ the directional judge's allowance, and limits
@@ -516,23 +516,23 @@ def test_the_distance_to_the_hull_of_a_three_way_tie():
 def test_the_directional_rounding_allowance_by_hand():
     """6 sigmas × 32 eps × sqrt(Σ (|g_i| + max|g| / 16)²): for g = [1, -1], sqrt(2 · 1.0625²) = 1.0625·√2."""
     for dtype in ("float64", "float32"):
-        eps = np.finfo(dtype).eps
+        eps = float(np.finfo(dtype).eps)
         got = runner._projection_allowance(np.array([1.0, -1.0]), dtype)
-        assert got == pytest.approx(6 * 32 * eps * 1.0625 * np.sqrt(2), rel=1e-12)
+        assert got == pytest.approx(6 * 32 * eps * 1.0625 * np.sqrt(2), rel=1e-12, abs=0)
     # g = [4, 0]: (4 + 0.25)² + 0.25² = 18.125
     assert runner._projection_allowance(np.array([4.0, 0.0]), "float64") == pytest.approx(
-        6 * 32 * np.finfo(np.float64).eps * np.sqrt(18.125), rel=1e-12)
+        6 * 32 * np.finfo(np.float64).eps * np.sqrt(18.125), rel=1e-12, abs=0)
     assert runner._dot_int8(np.array([1.0, 2.0, 3.0]), np.array([1, -1, 1], np.int8)) == 2.0
     # below 1 the largest |g| is what it is (not 1): g = [0.5, 0]: (0.5 + 1/32)² + (1/32)²
     assert runner._projection_allowance(np.array([0.5, 0.0]), "float64") == pytest.approx(
-        6 * 32 * np.finfo(np.float64).eps * np.sqrt((0.5 + 1 / 32) ** 2 + (1 / 32) ** 2), rel=1e-12)
+        6 * 32 * np.finfo(np.float64).eps * np.sqrt((0.5 + 1 / 32) ** 2 + (1 / 32) ** 2), rel=1e-12, abs=0)
     # past one slice of 2^18 elements: every element counted once
     n = 2**18 + 5
     g, v = np.arange(n, dtype=np.float64) % 7, np.where(np.arange(n) % 3 == 0, 1, -1).astype(np.int8)
     assert runner._dot_int8(g, v) == float(np.dot(g, v.astype(np.float64)))
     m = float(np.max(np.abs(g)))
     assert runner._projection_allowance(g, "float64") == pytest.approx(
-        6 * 32 * np.finfo(np.float64).eps * np.sqrt(np.sum((np.abs(g) + m / 16) ** 2)), rel=1e-9)
+        6 * 32 * np.finfo(np.float64).eps * np.sqrt(np.sum((np.abs(g) + m / 16) ** 2)), rel=1e-9, abs=0)
 
 
 def test_the_documented_limits():
@@ -578,7 +578,7 @@ def test_directional_projections_within_twice_the_estimates_error_pass():
     row = judge_directional(R4, directional())
     assert row.verdict == "pass" and row.method == "directional×2" and row.max_abs == 0.0
     rounding = runner._projection_allowance(R4, "float64")
-    assert row.detectable == pytest.approx(2e-6 + rounding, rel=1e-12)
+    assert row.detectable == pytest.approx(2e-6 + rounding, rel=1e-12, abs=0)
     assert row.note.startswith("directional: a single element off by 2.00e-06 or more is caught")
     # off by 1.9e-6 along both directions (x[0] + 1.9e-6): inside 2e-6; by 2.1e-6: outside, then element-wise
     assert judge_directional(R4 + [1.9e-6, 0, 0, 0], directional()).verdict == "pass"
@@ -613,10 +613,10 @@ def test_a_kink_along_a_direction_accepts_the_one_sided_interval_widened_by_thei
     assert row.verdict == "fail" and row.worst_index == (1,) and row.value == pytest.approx(-2.001)
     # its figures: direction 0 (kink, inside) has error 0, direction 1 1e-3 of -2: max rel 5e-4; the error per
     # element against the projections' scale per element (1e-3 / 4 against 10 / 4) in eps: 1e-4 / eps
-    assert row.max_abs == pytest.approx(1e-3) and row.max_rel == pytest.approx(5e-4, rel=1e-9)
+    assert row.max_abs == pytest.approx(1e-3) and row.max_rel == pytest.approx(5e-4, rel=1e-9, abs=0)
     rounding = runner._projection_allowance(R4 + [0.0, 1e-3, 0.0, 0.0], "float64")
-    assert row.ratio == pytest.approx(1e-3 / (2e-6 + rounding), rel=1e-9)
-    assert row.err_eps == pytest.approx(1e-4 / np.finfo(np.float64).eps, rel=1e-9)
+    assert row.ratio == pytest.approx(1e-3 / (2e-6 + rounding), rel=1e-9, abs=0)
+    assert row.err_eps == pytest.approx(1e-4 / np.finfo(np.float64).eps, rel=1e-9, abs=0)
 
 
 def test_a_direction_without_a_finite_estimate_is_unjudged(monkeypatch):
