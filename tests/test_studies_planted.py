@@ -517,3 +517,15 @@ def test_the_conventions_section_shows_the_rows_that_do_not_agree():
     assert empty.calls == []
     assert conventions.render(None) == {}
     assert sorted(conventions.render(df)) == ["conventions.csv", "conventions.json", "conventions.md"]
+
+
+def test_the_kink_predicates_of_the_matrix_by_hand():
+    """relu6 at 6, hardtanh at its default +1, a tie of max, a zero singular value; not at a zero eigenvalue."""
+    k = matrix.KINKS
+    assert k["relu6"](np.array([6.0])) and k["relu6"](np.array([0.0])) and not k["relu6"](np.array([3.0]))
+    assert k["hardtanh"](np.array([1.0])) and k["hardtanh"](np.array([-1.0])) and not k["hardtanh"](np.array([0.5]))
+    assert k["hard_sigmoid"](np.array([-3.0])) and not k["hard_sigmoid"](np.array([0.0]))
+    assert k["max"](np.array([2.0, 2.0, 1.0])) and not k["max"](np.array([2.0, 1.0, 1.0]))
+    assert k["min"](np.array([2.0, 1.0, 1.0])) and not k["min"](np.array([2.0, 2.0, 1.0]))
+    assert k["svdvals"](np.diag([1.0, 0.0])) and not k["svdvals"](np.diag([1.0, 2.0]))
+    assert not k["eigh"](np.diag([0.0, 1.0])) and k["eigh"](np.diag([1.0, 1.0]))
