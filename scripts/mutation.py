@@ -381,7 +381,8 @@ def apply(m: Mutant):
     """Put the mutant in place in this (forked) interpreter, where the project's modules are imported.
 
     A mutant inside a function swaps the function's ``__code__`` for the mutated one: every module that
-    imported the function keeps calling the same object, now mutated. A mutant at module or class-body level
+    imported the function keeps calling the same object, now mutated. A mutant in a nested function, or at
+    module or class-body level
     (a constant such as a default tolerance) re-executes the mutated module into its own namespace, then every
     other loaded ``crosscheck`` module's name bound to an object of the old namespace is rebound to the new
     one (a number bound as a default argument elsewhere keeps its old value: such a mutant is seen only where
@@ -392,7 +393,9 @@ def apply(m: Mutant):
     path = str(ROOT / "crosscheck" / f"{m.module}.py")
     code = compile(m.source, path, "exec")
     target = _target(mod, m.qualname) if m.qualname != "<module>" else None
-    if target is not None:
+    # a function nested in another one lives in closures made when the outer one ran (maybe at import, as the
+    # matrix's kink predicates): swapping the outer code would not reach them, so the module is re-executed
+    if target is not None and target.__code__.co_qualname == m.qualname:
         new = [c for c in _codes(code) if c.co_qualname == target.__code__.co_qualname]
         if len(new) == 1 and new[0].co_freevars == target.__code__.co_freevars:
             target.__code__ = new[0]
@@ -478,7 +481,7 @@ def equivalents():
     return out
 
 
-def write_report(results, modules, elapsed, counts_all, path=OUT, planted_results=(), partial=""):
+def write_report(results, modules, elapsed, counts_all, path=OUT, planted_results=(), partial="", resumed=False):
     eq = equivalents()
     eq.update({m.id: m.equivalent for m, _, _ in results if m.equivalent and m.id not in eq})
     total = len(results)
@@ -496,15 +499,19 @@ def write_report(results, modules, elapsed, counts_all, path=OUT, planted_result
              "",
              f"**Score: {killed} killed of {judged} non-equivalent mutants = {100 * score:.1f} %** "
              f"({total} run, {len(equivalent)} equivalent, {len(gaps)} surviving non-equivalent); "
-             f"run time {elapsed / 60:.1f} min" + (f" (**partial: {partial}**)." if partial else "."), "",
+             f"this invocation took {elapsed / 60:.1f} min" + (" (`--resume`: the kills recorded in "
+                                                                 "results/mutation.json kept, the rest run again)"
+                                                                 if resumed else "")
+             + (f" (**partial: {partial}**)." if partial else "."), "",
              "| module | mutants (all) | run | killed | equivalent | surviving | tests |",
              "|---|---|---|---|---|---|---|"]
     for mod in modules:
         rs = [(m, s) for m, s, _ in results if m.module == mod]
         k = sum(1 for _, s in rs if s != "survived")
         e = sum(1 for m, s in rs if s == "survived" and m.id in eq)
+        files = sorted({t.split("::")[0].replace("tests/", "") for t in TESTS[mod]})
         lines.append(f"| {mod} | {counts_all[mod]} | {len(rs)} | {k} | {e} | {len(rs) - k - e} | "
-                     f"{', '.join('`' + t.replace('tests/', '') + '`' for t in TESTS[mod])} |")
+                     f"{', '.join('`' + f + '`' for f in files)} (see `TESTS`) |")
     lines += ["", "Sampling: every mutant of " + "; ".join(
         f"`{m}` ({'whole module' if f is None else ', '.join(sorted(f))})" for m, f in FULL.items())
         + "; elsewhere 1 in N by the sha1 of the mutant's id (N: "
@@ -589,7 +596,7 @@ def main(argv=None):
         state_file.write_text(json.dumps(state, indent=0, sort_keys=True) + "\n")
         if i % 25 == 0:  # a report so far, in case the run is stopped
             write_report(results, modules, time.monotonic() - start, counts_all, Path(args.out),
-                         partial=f"{i} of {len(plan)} mutants")
+                         partial=f"{i} of {len(plan)} mutants", resumed=args.resume)
         print(f"[{i}/{len(plan)}] {status:9s} {t:5.1f}s  {m.id}", flush=True)
     planted_results = []
     if not args.module and not args.match:
@@ -598,7 +605,8 @@ def main(argv=None):
             planted_results.append((m, status, t))
             print(f"[planted] {status:9s} {t:5.1f}s  {m.id}", flush=True)
     elapsed = time.monotonic() - start
-    score = write_report(results, modules, elapsed, counts_all, Path(args.out), planted_results)
+    score = write_report(results, modules, elapsed, counts_all, Path(args.out), planted_results,
+                         resumed=args.resume)
     print(f"score {100 * score:.1f} % ({args.out})")
     return 0
 
