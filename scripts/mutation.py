@@ -59,6 +59,7 @@ OUT = ROOT / "results" / "mutation.md"
 STATE = ROOT / "results" / "mutation.json"
 
 J, R, D = "tests/test_judge.py::test_", "tests/test_runner.py::test_", "tests/test_directional.py::test_"
+P = "tests/test_backend_plugins.py::test_"
 #: module -> the focused tests run against each of its mutants (seconds, numpy-only backends; fast ones first)
 TESTS = {
     "compare": ["tests/test_judge_boundaries.py"],
@@ -87,9 +88,8 @@ TESTS = {
     "trajectories": ["tests/test_studies_planted.py"],
     "flow": ["tests/test_studies_planted.py"],
     "conventions": ["tests/test_studies_planted.py"],
-    "matrix": ["tests/test_studies_planted.py",
-               "tests/test_backend_plugins.py::test_ops_of_a_case_are_its_own_calls_operators_included_and_kinks_noted",
-               "tests/test_backend_plugins.py::test_the_kinks_of_the_vocabulary_are_noted_at_their_special_points_only"],
+    "matrix": ["tests/test_studies_planted.py", P + "ops_of_a_case_are_its_own_calls_operators_included_and_kinks_noted",
+               P + "the_kinks_of_the_vocabulary_are_noted_at_their_special_points_only"],
 }
 TESTS["numerical"] = TESTS["reference"]
 #: (module, function) -> tests added for its mutants: the directional judge needs a large input
