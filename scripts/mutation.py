@@ -88,7 +88,8 @@ TESTS = {
     "trajectories": ["tests/test_studies_planted.py"],
     "flow": ["tests/test_studies_planted.py"],
     "conventions": ["tests/test_studies_planted.py"],
-    "matrix": ["tests/test_studies_planted.py", P + "ops_of_a_case_are_its_own_calls_operators_included_and_kinks_noted",
+    "matrix": ["tests/test_studies_planted.py",
+               P + "ops_of_a_case_are_its_own_calls_operators_included_and_kinks_noted",
                P + "the_kinks_of_the_vocabulary_are_noted_at_their_special_points_only"],
 }
 TESTS["numerical"] = TESTS["reference"]
