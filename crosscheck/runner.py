@@ -164,9 +164,10 @@ def _judge_directional(case, param, backend, dtype, grad, reference, probe, othe
                 if smooth.any() else "")
     # a projection outside [left, right] along a direction that crosses kinks is suspicious, not proof: with
     # kinks of both convexities on one direction, valid subgradients reach beyond the two one-sided slopes
-    failing = int(np.sum(bad & ~est.kink))
-    suspicious = int(np.sum(bad & est.kink))
     unsure = ~np.isfinite(est.value) | ~np.isfinite(est.error)
+    # issue 16: a direction without a finite estimate is unjudged, not failed (|g·v - NaN| > allowed is "bad")
+    failing = int(np.sum(bad & ~est.kink & ~unsure))
+    suspicious = int(np.sum(bad & est.kink & ~unsure))
     if not failing and not suspicious and not unsure.any():
         if est.kink.any():
             row.verdict = "kink"
@@ -244,6 +245,12 @@ def _judge_central(case, param, backend, dtype, grad, pref, probe, others_finite
     if failing.size or kink_bad.size:
         row.verdict = "fail"
         if failing.size:
+            if at_kink.size:  # issue 16: the message and the worst element name the failing smooth elements, not
+                # a kink element whose valid subgradient is far from the central difference (which averages)
+                c = compare(g, np.where(kink.reshape(shape), g, np.where(usable, r, np.nan)), tol,
+                            np.where(usable, e, 0.0))
+                row.max_abs, row.max_rel, row.worst_index = c.max_abs, c.max_rel, c.worst_index
+                row.value, row.expected, row.ratio = c.value_at_worst, c.reference_at_worst, c.worst_ratio
             row.message = describe_failure(row, c, case.inputs_summary(dtype))
         else:
             row.message = (f"case {case.name!r}, parameter {param!r}, backend {backend}, dtype {dtype}: "

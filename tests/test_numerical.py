@@ -46,3 +46,14 @@ def test_one_sided_differences_split_at_a_kink():
 def test_unsupported_dtype_is_named():
     with pytest.raises(TypeError, match="float16"):
         central_difference(lambda x: float(x.sum()), np.ones(2, np.float16))
+
+
+def test_rademacher_directions_are_plus_and_minus_one_and_seeded():
+    """issue 16: entries of magnitude one in both signs (a wrong element of size d moves each projection by d)."""
+    from crosscheck.numerical import rademacher_direction, rademacher_directions
+
+    v = rademacher_direction((1000,), 7, 3)
+    assert v.dtype == np.int8 and set(np.unique(v)) == {-1, 1}
+    assert np.array_equal(v, rademacher_direction((1000,), 7, 3))
+    assert not np.array_equal(v, rademacher_direction((1000,), 7, 4))
+    assert set(np.unique(rademacher_directions((50,), 4, 1))) == {-1.0, 1.0}
