@@ -145,7 +145,8 @@ def test_the_step_sequences(data):
 
 def test_no_external_url_and_a_static_fallback(page):
     text = page.read_text()
-    section = text[text.index('<section id="xp"'):text.index("</section>")]
+    start = text.index('<section id="xp"')
+    section = text[start:text.index("</section>", start)]
     assert not re.search(r"(https?:)?//[a-z]", section, re.I) and "src=" not in section
     static = section[:section.index("<script")]
     assert 'class="xp-match">1.99e-11<' in static  # the default (20 sigmoid layers, Kaiming) without JavaScript
