@@ -70,12 +70,16 @@ def _jobs(args, units):
     (a worker starts a fresh interpreter and imports the frameworks again: it must have work to pay for that)."""
     from . import parallel
 
+    jobs = args.jobs if args.jobs is not None else parallel.default_jobs()
+    return max(1, min(jobs, units // 2))
+
+
+def _apply_cache_option(args):
+    """--no-cache: off for this process and the workers it starts (they inherit the environment)."""
     if args.no_cache:
         from . import cache
 
         cache.disable()
-    jobs = args.jobs if args.jobs is not None else parallel.default_jobs()
-    return max(1, min(jobs, units // 2))
 
 
 def _print_cache_summary():
@@ -146,6 +150,7 @@ def _run(args, target):
     cases, errors = selection
     rows, pairs, conventions = runner.load_error_rows(errors), [], []
     dtypes = tuple(args.dtypes or DTYPES)
+    _apply_cache_option(args)
     jobs = _jobs(args, sum(1 for c in cases for d in c.dtypes if d in dtypes))
     rows += runner.run(cases, backends=backends, dtypes=dtypes, probe=args.probe, pairs=pairs,
                        conventions=conventions, timeout=args.timeout, jobs=jobs, **reference_options(args))
@@ -202,6 +207,7 @@ def _report(args, target):
         return 2
     cases, errors = selection
     dtypes = tuple(args.dtypes or DTYPES)
+    _apply_cache_option(args)
     jobs = _jobs(args, sum(1 for c in cases for d in c.dtypes if d in dtypes))
     results = report.compute(cases, backends, dtypes, args.probe, timeout=args.timeout, jobs=jobs,
                              **reference_options(args))
