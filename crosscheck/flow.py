@@ -41,23 +41,37 @@ def stack_cases(catalogue):
     return out
 
 
+def gradients_by_backend(case, backends, dtype):
+    """{backend name: the case's gradients at its point, or the exception the backend raised}, for every
+    backend that runs the case (the studies' loop: a backend that cannot run a case gets a cell saying why)."""
+    point = case.point(dtype)
+    out = {}
+    for b in backends:
+        if b.reference or not b.applies(case) or b.unavailable():
+            continue
+        try:
+            out[b.name] = b.evaluate(case, point, dtype).grads
+        except Exception as exc:
+            out[b.name] = exc
+    return out
+
+
+def _why(exc):
+    return f"{type(exc).__name__}: {exc}"
+
+
 def gradient_flow(catalogue, backends, dtype="float64"):
     """One cell per (depth, kind, backend) available; the baseline's cells carry zero difference."""
     cells = []
     for (depth, kind), case in sorted(stack_cases(catalogue).items(), key=lambda kv: (kv[0][0], KINDS.index(kv[0][1]))):
-        point = case.point(dtype)
         layers = [f"W{i}" for i in range(depth)]
         results = {}
-        for b in backends:
-            if b.reference or not b.applies(case) or b.unavailable():
-                continue
-            try:
-                grads = b.evaluate(case, point, dtype).grads
-            except Exception as exc:
-                results[b.name] = (np.nan, (np.nan,) * depth, f"{type(exc).__name__}: {exc}")
+        for name, grads in gradients_by_backend(case, backends, dtype).items():
+            if isinstance(grads, Exception):
+                results[name] = (np.nan, (np.nan,) * depth, _why(grads))
                 continue
             norms = tuple(float(np.linalg.norm(grads[w])) for w in layers)
-            results[b.name] = (float(np.mean(np.abs(grads["x"]))), norms, "")
+            results[name] = (float(np.mean(np.abs(grads["x"]))), norms, "")
         base = results.get(BASELINE)
         for name, (mean, norms, error) in results.items():
             rel = abs(mean - base[0]) / abs(base[0]) if base else np.nan

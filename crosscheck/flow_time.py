@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .flow import _why, gradients_by_backend
+
 MODELS = ("rnn", "lstm", "gru")
 TITLES = {"rnn": "RNN (tanh)", "lstm": "LSTM", "gru": "GRU"}
 LENGTHS = (5, 10, 20, 50)
@@ -117,16 +119,12 @@ def gradient_flow_through_time(backends, dtype="float64"):
     for model in MODELS:
         for steps in LENGTHS:
             case = study_case(model, steps)
-            point = case.point(dtype)
             results = {}
-            for b in backends:
-                if b.reference or not b.applies(case) or b.unavailable():
-                    continue
-                try:
-                    grads = b.evaluate(case, point, dtype).grads
-                    results[b.name] = (float(np.mean(np.abs(grads["x"][:, 0]))), "")
-                except Exception as exc:  # a backend that cannot run the model: its cell says why
-                    results[b.name] = (np.nan, f"{type(exc).__name__}: {exc}")
+            for name, grads in gradients_by_backend(case, backends, dtype).items():
+                if isinstance(grads, Exception):  # a backend that cannot run the model: its cell says why
+                    results[name] = (np.nan, _why(grads))
+                else:
+                    results[name] = (float(np.mean(np.abs(grads["x"][:, 0]))), "")
             base = results.get(BASELINE, (np.nan, ""))[0]
             for name, (value, error) in results.items():
                 cells.append(TimeFlowCell(model, steps, name, dtype, value, abs(value - base) / abs(base), error))
