@@ -92,6 +92,7 @@ class Case:
     line: int = 0
     doc: str = ""
     source: str = ""  # the case file it was loaded from ("" for a case made in code): -j finds it again there
+    modes: tuple = ("rev", "fwd", "hvp")  # the modes it is checked in (crosscheck.modes); a case may opt out
     _cotangents: dict = field(default_factory=dict, repr=False, compare=False)  # see cotangent_for
 
     @property
@@ -183,7 +184,7 @@ def _tags(tags):
 
 
 def case(name=None, *, tags=(), tolerance=None, dtypes=DTYPES, backward=None, cotangent="random",
-         expect=(), train=None, **inputs):
+         expect=(), train=None, modes=("rev", "fwd", "hvp"), **inputs):
     """Register the decorated function as a case.
 
     ``inputs`` map each argument of the function (after ``nn``) to an input
@@ -193,8 +194,13 @@ def case(name=None, *, tags=(), tolerance=None, dtypes=DTYPES, backward=None, co
     instead of the default seeded random vector (only where a reference
     setup demands it). ``expect`` lists :class:`Expected` discrepancies.
     ``train=Training(steps, lr)`` attaches a training run compared step by
-    step across backends.
+    step across backends. ``modes`` are the modes it is checked in (``"rev"``, the gradient, always;
+    ``"fwd"``, J·v; ``"hvp"``, H·v): ``modes=("rev",)`` opts out of the other two, say for a case whose
+    output is not what forward mode should differentiate.
     """
+    modes = tuple(modes)
+    if "rev" not in modes or any(m not in ("rev", "fwd", "hvp") for m in modes):
+        raise CatalogueError(f"modes must include 'rev' and name only 'rev', 'fwd', 'hvp'; got {modes!r}")
     if train is not None and not isinstance(train, Training):
         raise CatalogueError(f"train: expected a Training(steps=, lr=), got {train!r}")
     for k, spec in inputs.items():
@@ -225,7 +231,7 @@ def case(name=None, *, tags=(), tolerance=None, dtypes=DTYPES, backward=None, co
             name=case_name, fn=fn, inputs=dict(inputs), tags=frozenset(tags), tolerances=tolerances,
             dtypes=tuple(dtypes), backward=backward, cotangent=cotangent, expected=expected, training=train,
             file=code.co_filename, line=code.co_firstlineno, doc=inspect.getdoc(fn) or "",
-            error="; ".join(problems),
+            error="; ".join(problems), modes=modes,
         )
         module = sys.modules.get(fn.__module__)
         if module is not None:

@@ -208,6 +208,7 @@ class Row:
     ref_error: float = float("nan")  # the reference's largest error estimate ÷ the tolerance it is judged with
     detectable: float = float("nan")  # directional: the smallest single-element error the check was sure to catch
     forward: str = ""  # the backend's forward value where it differs from the reference's beyond tolerance
+    mode: str = "rev"  # what was differentiated: "rev" (the gradient), "fwd" (J·v), "hvp" (H·v); see crosscheck.modes
 
 
 def error_in_eps(max_abs, scale, dtype):

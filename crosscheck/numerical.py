@@ -263,7 +263,7 @@ def _level(values, f0, h):
     """The stencils of one level from f at [x+h/2, x-h/2, x+h, x-h, x+2h, x-2h] (rows of ``values``)."""
     ph, mh, p1, m1, p2, m2 = values
     fmax = np.max(np.abs(np.where(np.isfinite(values), values, 0.0)), axis=0)
-    fmax = np.maximum(fmax, abs(f0) if np.isfinite(f0) else 0.0)
+    fmax = np.maximum(fmax, np.where(np.isfinite(f0), np.abs(f0), 0.0))
     eps = np.finfo(np.float64).eps
     noise = ROUNDOFF * eps * fmax / h
     c1, c2 = (p1 - m1) / (2 * h), (ph - mh) / h
@@ -294,7 +294,9 @@ def estimate_derivatives(evaluate, f0, h0, *, ladder=LADDER_LEVELS, ratio=LADDER
     """Derivatives with error estimates along n directions (see the comment above).
 
     ``evaluate(k, offsets)`` returns f at x + offsets[j]·d_k for the directions ``k`` (an index array)
-    and a matching array of offsets, as float64. ``f0`` is f(x); ``h0`` the first step per direction;
+    and a matching array of offsets, as float64. ``f0`` is f(x), or per direction an array f_k(x) (n
+    functions along one direction: the elements of a vector output, forward mode); ``h0`` the first step per
+    direction;
     ``min_step`` (per direction), the smallest step that still moves x (4 ulps of it): the ladder stops there.
     Returns an :class:`Estimate`.
     """
@@ -311,7 +313,7 @@ def estimate_derivatives(evaluate, f0, h0, *, ladder=LADDER_LEVELS, ratio=LADDER
         hk = h[todo]
         offsets = np.stack([hk / 2, -hk / 2, hk, -hk, 2 * hk, -2 * hk])  # (6, m)
         values = evaluate(np.tile(todo, 6), offsets.reshape(-1)).reshape(6, todo.size)
-        (cv, ce), (rv, re), (lv, le), fc, fr, fl, noise = _level(values, f0, hk)
+        (cv, ce), (rv, re), (lv, le), fc, fr, fl, noise = _level(values, f0[todo] if np.ndim(f0) else f0, hk)
         est.levels[todo] = level + 1
         both = fr & fl
         split = both & (np.abs(rv - lv) > SPLIT_FACTOR * (re + le))

@@ -17,7 +17,7 @@ from .backends.base import InPlaceWrite, in_place_write
 from .compare import (FAILING, ORACLE_TOLERANCE, REFERENCE_ERROR_FACTOR, Convention, Pair, Row, agreement,
                       compare, describe_failure, error_in_eps, index_str, is_subgradient, ulp_error)
 from .guard import DEFAULT_TIMEOUT, guarded_rows
-from .reference import CENTRAL_MAX, DIRECTIONS, NotDeterministic, reference_for
+from .reference import CENTRAL_MAX, DIRECTIONS, NotDeterministic, Reference, reference_for
 from .vocabulary import MissingOp
 
 
@@ -434,7 +434,8 @@ def pairwise(case, dtype, evaluations):
     return pairs
 
 
-def judge_case(case, dtype, backends, reference=None, probe="all", pairs=None, conventions=None):
+def judge_case(case, dtype, backends, reference=None, probe="all", pairs=None, conventions=None, modes=("rev",),
+               oracle=True):
     """Rows for one case in one dtype, one per (backend, differentiated input).
 
     ``reference`` is the case's :class:`Reference` (or the exception that prevented
@@ -443,7 +444,26 @@ def judge_case(case, dtype, backends, reference=None, probe="all", pairs=None, c
     here: a NaN or inf is judged and reported as a verdict, not as a warning.
     """
     with np.errstate(all="ignore"):
-        return _judge_case(case, dtype, backends, reference, probe, pairs, conventions)
+        rows = _judge_case(case, dtype, backends, reference, probe, pairs, conventions)
+        if any(m != "rev" for m in modes) and isinstance(reference, Reference) and np.isfinite(reference.value):
+            from . import modes as modes_module
+
+            numeric = backend_registry.get("numeric")
+            rev = [r for r in rows if r.mode == "rev"]
+            evaluations = getattr(rows, "evaluations", {})
+            extra = modes_module.judge_modes(case, dtype, backends, reference, evaluations, rev, modes, probe,
+                                             numeric, oracle=oracle, spent=SPENT)
+            rows = _Rows(rows)
+            rows.extend(extra)
+        if "rev" not in modes:
+            rows = [r for r in rows if r.mode != "rev"]
+        return rows
+
+
+class _Rows(list):
+    """A case's rows, and the backends' evaluations they were judged from (the modes' transpose check)."""
+
+    evaluations = {}
 
 
 def _judge_case(case, dtype, backends, reference, probe, pairs, conventions):
@@ -514,6 +534,8 @@ def _judge_case(case, dtype, backends, reference, probe, pairs, conventions):
             pairs.append(p)
     if conventions is not None:
         conventions.extend(kink_conventions(case, dtype, evaluations, reference))
+    rows = _Rows(rows)
+    rows.evaluations = evaluations
     return rows
 
 
@@ -555,7 +577,7 @@ def kink_conventions(case, dtype, evaluations, reference):
 
 def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"), progress=None, probe="all",
         pairs=None, method="auto", directions=DIRECTIONS, central_max=CENTRAL_MAX, conventions=None, oracle=True,
-        timeout=DEFAULT_TIMEOUT, jobs=1):
+        timeout=DEFAULT_TIMEOUT, jobs=1, modes=("rev", "fwd", "hvp")):
     """Judge every case in every dtype it declares (among ``dtypes``) on every backend named.
 
     ``probe="all"`` looks for kinks at every element (one-sided differences:
@@ -567,14 +589,18 @@ def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"),
     checked (see :mod:`crosscheck.reference`). A case that runs past ``timeout`` seconds (per dtype) or
     calls ``sys.exit`` gives ``error`` rows and the run goes on (see :mod:`crosscheck.guard`).
     ``jobs`` > 1 spreads the (case, dtype) units over that many processes (:mod:`crosscheck.parallel`),
-    with the same rows, pairs and conventions, in the same order.
+    with the same rows, pairs and conventions, in the same order. ``modes`` selects among ``rev`` (gradients),
+    ``fwd`` (J·v) and ``hvp`` (H·v), see :mod:`crosscheck.modes`; each case is checked in the modes it takes.
     """
+    from .modes import check_modes
+
+    modes = check_modes(modes)
     if probe not in ("all", "failing"):
         raise ValueError(f"probe must be 'all' or 'failing', got {probe!r}")
     instances = [backend_registry.get(b) if isinstance(b, str) else b for b in backends]
     instances = [b for b in instances if not b.reference]
     options = dict(probe=probe, method=method, directions=directions, central_max=central_max, oracle=oracle,
-                   timeout=timeout)
+                   timeout=timeout, modes=modes)
     if jobs > 1:
         from . import parallel
 
@@ -591,7 +617,7 @@ def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"),
                 ref = reference_for(case, dtype, numeric, method=method, directions=directions,
                                     central_max=central_max, oracle=oracle)
                 SPENT["reference"] = SPENT.get("reference", 0.0) + time.perf_counter() - started
-                return judge_case(case, dtype, instances, ref, probe, pairs, conventions)
+                return judge_case(case, dtype, instances, ref, probe, pairs, conventions, modes, oracle)
 
             rows.extend(guarded_rows(case, dtype, instances, timeout, judged))
             if progress:

@@ -27,7 +27,17 @@ To bind an engine (the whole contract; ``examples/minitape/`` does it in ~40 lin
 
    Optional: ``unavailable()`` returns the reason the engine cannot run here (rows become ``skipped``
    with it), ``applies(case)`` returns False for cases it has nothing to say about.
-3. **The name.** ``crosscheck run --backend package.module:Class`` (pytest: ``--crosscheck-backend``)
+3. **Forward mode and second order (optional).** List the modes you compute in ``modes`` (``"rev"`` always;
+   ``"fwd"``, ``"hvp"``) and implement
+
+   - ``jvp(case, point, dtype, param, tangent) -> array``: the derivative of the case's *output* (not the
+     contracted objective) along ``tangent`` in the input ``param``, the other inputs held: J·v, shaped like the
+     output, in ``dtype``;
+   - ``hvp(case, point, dtype, tangents) -> {param: array}``: H·v of the scalar objective above, ``tangents``
+     giving v's block in every differentiated input; one array per input of ``case.wrt``, shaped like it.
+
+   A mode you do not list gives ``skipped`` rows saying so.
+4. **The name.** ``crosscheck run --backend package.module:Class`` (pytest: ``--crosscheck-backend``)
    runs it without installing anything; an installed package declares it in the entry-point group
    ``crosscheck.backends`` and is then found by name, and joins the default backends.
 """
@@ -132,8 +142,19 @@ class Backend:
         """Whether this backend has anything to compute for ``case``."""
         return True
 
+    #: the modes the backend computes: "rev" (evaluate), "fwd" (jvp), "hvp" (hvp)
+    modes = ("rev",)
+
     def evaluate(self, case, point, dtype) -> Evaluation:
         raise NotImplementedError(f"backend {self.name!r} does not implement evaluate(case, point, dtype)")
+
+    def jvp(self, case, point, dtype, param, tangent):
+        """J·v: the derivative of the case's output along ``tangent`` in ``param`` (output-shaped)."""
+        raise NotImplementedError(f"backend {self.name!r} has no forward mode (jvp)")
+
+    def hvp(self, case, point, dtype, tangents):
+        """H·v of the scalar objective: {param: array shaped like the input} for every param of case.wrt."""
+        raise NotImplementedError(f"backend {self.name!r} has no Hessian-vector product (hvp)")
 
     def missing_ops(self):
         """The vocabulary's ops this backend does not bind, from its ``vocabulary`` class (a set), or None

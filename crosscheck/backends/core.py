@@ -37,7 +37,7 @@ def _bound(op):
 
     method.__name__ = op
     return method
-from .base import Backend, Evaluation, Grads, in_place_write, objective
+from .base import Backend, Evaluation, Grads, in_place_write, objective, output_shape
 
 
 class CoreVocabulary(Vocabulary):
@@ -98,10 +98,32 @@ del _op
 
 
 class CoreBackend(Backend):
-    """Gradients by the core's reverse-mode tape."""
+    """Gradients by the core's reverse-mode tape; J·v by its forward-mode rules (tangents carried through the
+    same ops); H·v by a reverse sweep of the forward-mode computation (reverse over forward, see core.tape)."""
 
     name = "core"
     vocabulary = CoreVocabulary  # a subclass may rebind ops (tests unbind one on purpose)
+    modes = ("rev", "fwd", "hvp")
+
+    def jvp(self, case, point, dtype, param, tangent):
+        leaves = {k: Tensor(np.asarray(v, dtype=dtype)) for k, v in point.items()}
+        leaves[param].tangent = Tensor(np.asarray(tangent, dtype=dtype))
+        nn = self.vocabulary(dtype)
+        out = case.fn(nn, **leaves)
+        shape = output_shape(out, nn)
+        if out.tangent is None:  # the output does not depend on param
+            return np.zeros(shape, dtype=dtype)
+        return np.array(out.tangent.value, dtype=out.tangent.dtype).reshape(shape)
+
+    def hvp(self, case, point, dtype, tangents):
+        leaves = {k: Tensor(np.asarray(v, dtype=dtype), requires_grad=case.inputs[k].grad) for k, v in point.items()}
+        for k, v in tangents.items():
+            leaves[k].tangent = Tensor(np.asarray(v, dtype=dtype))
+        loss, _ = objective(case, self.vocabulary(dtype), leaves, dtype)
+        wrt = case.wrt
+        if loss.tangent is None:
+            return {k: np.zeros_like(leaves[k].value) for k in wrt}
+        return dict(zip(wrt, tape.gradients(loss.tangent, [leaves[k] for k in wrt], release=True)))
 
     def evaluate(self, case, point, dtype):
         leaves = {k: Tensor(np.asarray(v, dtype=dtype), requires_grad=case.inputs[k].grad) for k, v in point.items()}

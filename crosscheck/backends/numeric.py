@@ -1109,3 +1109,51 @@ class NumericBackend(Backend):
         f = self._objective_of(case, point, param, ComplexBatchedNumpy())
         values = _evaluator(f, x, np.complex128)(idx, 1j * h)
         return values.imag / h
+
+    # Forward mode's reference: the case's output along one direction (every output element a function of t).
+
+    def outputs(self, case, point, param, direction, offsets, complex_=False):
+        """The case's output, flattened, at the points x + o·v of ``param`` for each offset o: an array
+        (len(offsets), output size). ``complex_`` evaluates on complex inputs (the complex step)."""
+        nn = ComplexBatchedNumpy() if complex_ else BatchedNumpy()
+        kind = np.complex128 if complex_ else np.float64
+        point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
+        offsets = np.asarray(offsets, dtype=kind)
+        x = point[param].astype(kind)
+        v = np.asarray(direction, dtype=np.float64)
+        stack = x[None] + offsets.reshape((-1,) + (1,) * x.ndim) * v[None]
+        args = {k: Batched(p[None].astype(kind) if complex_ else p[None]) for k, p in point.items() if k != param}
+        args[param] = Batched(stack)
+        out = case.fn(nn, **args)
+        data = np.asarray(out.data)
+        return np.broadcast_to(data, (len(offsets),) + data.shape[1:]).reshape(len(offsets), -1)
+
+    def estimate_jvp(self, case, point, param, direction):
+        """An Estimate per element of the case's output of its derivative along ``direction`` in ``param``
+        (the reference for J·v), and the output at the point (flat)."""
+        point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
+        x = point[param]
+        finite = np.abs(x[np.isfinite(x)])
+        top = float(np.max(finite)) if finite.size else 0.0
+        f0 = self.outputs(case, point, param, direction, [0.0])[0]
+        m = f0.size
+        h = float(base_steps(np.array(top)))
+        floor = float(4 * np.spacing(top)) if top else 0.0
+
+        def evaluate(k, offsets):
+            uniq, where = np.unique(np.asarray(offsets, dtype=np.float64), return_inverse=True)
+            values = self.outputs(case, point, param, direction, uniq)
+            return values[where.reshape(-1), np.asarray(k)]
+
+        est = estimate_derivatives(evaluate, f0, np.full(m, h), min_step=np.full(m, floor))
+        return est, f0
+
+    def complex_step_jvp(self, case, point, param, direction, shrink=1.0):
+        """Im out(x + ih·v) / h, flat: J·v to ~1e-15 relative where the case is analytic along v."""
+        x = np.asarray(point[param], dtype=np.float64)
+        finite = np.abs(x[np.isfinite(x)])
+        top = float(np.max(finite)) if finite.size else 0.0
+        h = shrink * COMPLEX_STEP * float(np.exp2(np.floor(np.log2(np.clip(top, 2.0**-500, 1.0)))))
+        values = self.outputs(case, point, param, direction, [1j * h], complex_=True)[0]
+        return values.imag / h
+

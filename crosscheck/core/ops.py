@@ -7,6 +7,12 @@ gradient back to its input's own shape (undoing numpy broadcasting) is done
 once, by the tape, not in each rule.
 
 The one-line comment above each backward is the derivation.
+
+Forward mode: each op also carries its forward-mode rule, ``op.jvp(T, y, *arrays, *tangents, **attrs)``, the
+output's tangent from the inputs' (``T`` holds the tape's ops: the rule is computed on tensors, so it can itself
+be differentiated — see ``tape.tangent_of``). Its comment is the derivation. A linear op is marked
+``op.linear = True`` (its tangent is the op applied to the tangents) and a product ``op.multilinear = True``
+(one term per argument).
 """
 
 from __future__ import annotations
@@ -22,9 +28,15 @@ def add(a, b):
     return a + b, lambda g: (g, g)
 
 
+add.linear = True  # d(a + b) = da + db: the op itself on the tangents
+
+
 def subtract(a, b):
     # d(a - b) = da - db
     return a - b, lambda g: (g, -g)
+
+
+subtract.linear = True  # d(a - b) = da - db
 
 
 def multiply(a, b):
@@ -36,10 +48,22 @@ def multiply(a, b):
     return a * b, vjp
 
 
+multiply.multilinear = True  # d(ab) = da b + a db
+
+
 def divide(a, b):
     # d(a / b) = da / b - (a / b²) db = da / b - y db / b
     y = a / b
     return y, lambda g: (g / b, -g * y / b)
+
+
+# d(a / b) = (da - y db) / b
+divide.jvp = lambda T, y, a, b, da, db: (da - y * db) / b
+
+
+def _tie_weighted(T, a, b, da, db):
+    wa = (a.value > b.value) + 0.5 * (a.value == b.value)
+    return da * T.constant(wa.astype(da.dtype)) + db * T.constant((1.0 - wa).astype(db.dtype))
 
 
 def maximum(a, b):
@@ -54,12 +78,19 @@ def maximum(a, b):
     return y, vjp
 
 
+# d max(a, b) = da where a > b, db where b > a, the mean at a tie (the backward's convention)
+maximum.jvp = lambda T, y, a, b, da, db: _tie_weighted(T, a, b, da, db)
+
+
 # ---------------------------------------------------------------- elementwise, unary
 
 
 def negative(a):
     # d(-a) = -da
     return -a, lambda g: (-g,)
+
+
+negative.linear = True  # d(-a) = -da
 
 
 def power(a, *, exponent):
@@ -70,10 +101,18 @@ def power(a, *, exponent):
     return a**exponent, lambda g: (g * exponent * a ** (exponent - 1),)
 
 
+# d a^p = p a^(p-1) da (0 for p = 0)
+power.jvp = lambda T, y, a, da, *, exponent: da * 0 if exponent == 0 else da * exponent * a ** (exponent - 1)
+
+
 def exp(a):
     # d exp(a) = exp(a) da = y da
     y = np.exp(a)
     return y, lambda g: (g * y,)
+
+
+# d e^a = y da
+exp.jvp = lambda T, y, a, da: da * y
 
 
 def log(a):
@@ -81,9 +120,17 @@ def log(a):
     return np.log(a), lambda g: (g / a,)
 
 
+# d log a = da / a
+log.jvp = lambda T, y, a, da: da / a
+
+
 def sin(a):
     # d sin(a) = cos(a) da
     return np.sin(a), lambda g: (g * np.cos(a),)
+
+
+# d sin a = cos a da
+sin.jvp = lambda T, y, a, da: da * T.cos(a)
 
 
 def cos(a):
@@ -91,10 +138,18 @@ def cos(a):
     return np.cos(a), lambda g: (-g * np.sin(a),)
 
 
+# d cos a = -sin a da
+cos.jvp = lambda T, y, a, da: -da * T.sin(a)
+
+
 def tanh(a):
     # d tanh(a) = (1 - y²) da
     y = np.tanh(a)
     return y, lambda g: (g * (1 - y * y),)
+
+
+# d tanh a = (1 - y²) da
+tanh.jvp = lambda T, y, a, da: da * (1 - y * y)
 
 
 def sigmoid_value(a):
@@ -109,9 +164,17 @@ def sigmoid(a):
     return y, lambda g: (g * y * (1 - y),)
 
 
+# d σ(a) = y (1 - y) da
+sigmoid.jvp = lambda T, y, a, da: da * y * (1 - y)
+
+
 def relu(a):
     # d max(0, a) = da where a > 0, else 0   (0 at a = 0, as torch and jax)
     return np.maximum(a, 0), lambda g: (g * (a > 0),)
+
+
+# d relu a = da where a > 0, else 0 (0 at a = 0, the backward's convention)
+relu.jvp = lambda T, y, a, da: da * (a > 0)
 
 
 # ---------------------------------------------------------------- linear algebra and shape
@@ -138,6 +201,9 @@ def matmul(a, b):
     return y, vjp
 
 
+matmul.multilinear = True  # d(AB) = dA B + A dB
+
+
 def _restore_reduced(g, shape, axis, keepdims):
     """Give g back the axes a reduction removed, so it broadcasts to ``shape``."""
     if axis is not None and not keepdims:
@@ -154,6 +220,9 @@ def sum(a, *, axis=None, keepdims=False):  # noqa: A001 - the op's own name
     return y, lambda g: (_restore_reduced(g, a.shape, axis, keepdims),)
 
 
+sum.linear = True  # d Σa = Σ da
+
+
 def mean(a, *, axis=None, keepdims=False):
     # d mean(a) = (1/n) Σ da over the n averaged elements
     y = np.mean(a, axis=axis, keepdims=keepdims)
@@ -161,9 +230,15 @@ def mean(a, *, axis=None, keepdims=False):
     return y, lambda g: (_restore_reduced(g, a.shape, axis, keepdims) / n,)
 
 
+mean.linear = True  # d mean(a) = mean(da)
+
+
 def reshape(a, *, shape):
     # reshape moves no values: the gradient is reshaped back
     return np.reshape(a, shape), lambda g: (np.reshape(g, a.shape),)
+
+
+reshape.linear = True  # moves no values: the tangent is reshaped
 
 
 def transpose(a, *, axes=None):
@@ -171,3 +246,8 @@ def transpose(a, *, axes=None):
     perm = tuple(reversed(range(a.ndim))) if axes is None else tuple(ax % a.ndim for ax in axes)
     inverse = tuple(np.argsort(perm))
     return np.transpose(a, perm), lambda g: (np.transpose(g, inverse),)
+
+
+transpose.linear = True  # a permutation: the tangent is permuted
+
+

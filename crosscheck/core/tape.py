@@ -1,7 +1,15 @@
 """Reverse-mode tape: each op records a node; one reverse sweep composes their backward rules.
 
 A :class:`Tensor` holds a numpy value. Applying an op to tensors records a
-node (its parents and the op's vjp). :func:`gradients` orders the nodes
+node (its parents and the op's vjp).
+
+Forward mode rides on the same tensors: a tensor may carry a ``tangent`` (another tensor, its derivative
+along the direction being pushed forward). When an op is applied to tensors of which one has a tangent, the
+op's forward-mode rule (``op.jvp``, written beside the op's backward in the core's modules) gives the output's
+tangent, computed *with the tape's ops* on tensors: so the tangent is itself on the tape, and a reverse sweep of
+it differentiates the forward-mode computation. That is how the core gets Hessian-vector products
+(:func:`hvp`, reverse over forward): with leaves x that require a gradient and constant tangents v, the
+objective's tangent is ∇L(x)·v, a function of x recorded on the tape, and its gradient is H v. :func:`gradients` orders the nodes
 topologically and sweeps them once in reverse, accumulating with ``+=`` so a
 value used twice receives both contributions. Numpy broadcasting is undone
 here, once, by :func:`unbroadcast`, not by each op's rule.
@@ -17,7 +25,7 @@ from . import losses, ops, shape
 class Tensor:
     """A value on the tape. ``requires_grad`` marks the leaves to differentiate."""
 
-    __slots__ = ("value", "parents", "vjp", "requires_grad", "op")
+    __slots__ = ("value", "parents", "vjp", "requires_grad", "op", "tangent")
     __array_ufunc__ = None  # let numpy defer to our operators (ndarray * Tensor -> Tensor)
 
     def __init__(self, value, *, requires_grad=False, parents=(), vjp=None, op="leaf"):
@@ -26,6 +34,7 @@ class Tensor:
         self.vjp = vjp
         self.requires_grad = requires_grad
         self.op = op
+        self.tangent = None  # forward mode: a Tensor shaped like value, the derivative along the pushed direction
 
     shape = property(lambda self: self.value.shape)
     ndim = property(lambda self: self.value.ndim)
@@ -122,13 +131,91 @@ def as_tensor(x, like=None):
 
 
 def apply(op, *args, **attrs):
-    """Run ``op`` forward on the values of ``args`` and record a node for the sweep."""
+    """Run ``op`` forward on the values of ``args`` and record a node for the sweep; when an argument carries
+    a tangent, the output gets its tangent by the op's forward-mode rule (see :func:`tangent_of`)."""
     like = next((a.value for a in args if isinstance(a, Tensor)), None)
     tensors = tuple(as_tensor(a, like) for a in args)
     value, vjp = op(*(t.value for t in tensors), **attrs)
     needs = any(t.requires_grad for t in tensors)
-    return Tensor(value, requires_grad=needs, parents=tensors if needs else (), vjp=vjp if needs else None,
-                  op=op.__name__)
+    out = Tensor(value, requires_grad=needs, parents=tensors if needs else (), vjp=vjp if needs else None,
+                 op=op.__name__)
+    if any(t.tangent is not None for t in tensors):
+        out.tangent = tangent_of(op, out, tensors, attrs)
+    return out
+
+
+class NoForwardRule(NotImplementedError):
+    """An op of the core without a forward-mode rule was reached with a tangent."""
+
+
+class _TapeOps:
+    """The core's ops as functions of tensors, each call recorded on the tape: what forward-mode rules are
+    written with (``T.cos(a)``; the function names of the core's modules, looked up in a fixed order)."""
+
+    def __getattr__(self, name):
+        from . import elementwise, layers, linalg, reductions, sequence
+
+        for module in (ops, elementwise, reductions, shape, linalg, losses, layers, sequence):
+            fn = getattr(module, name, None)
+            if callable(fn) and not isinstance(fn, type):
+                def call(*args, _fn=fn, **attrs):
+                    return apply(_fn, *args, **attrs)
+
+                call.__name__ = name
+                return call
+        raise AttributeError(f"no core op named {name!r}")
+
+    @staticmethod
+    def constant(array):
+        """A constant tensor (no gradient, no tangent): masks, index arrays, numbers in a rule."""
+        return Tensor(array)
+
+
+T = _TapeOps()
+
+
+def _zero_tangent(t, like):
+    dtype = t.dtype if t.dtype.kind in "fc" else like.dtype
+    return Tensor(np.zeros(t.shape, dtype=dtype))
+
+
+def _primal(t):
+    """``t`` without its tangent, still on the tape (an identity node: a reverse sweep reaches ``t`` through
+    it), so that ops a rule applies to ``t`` do not carry tangents of their own."""
+    if t.tangent is None:
+        return t
+    if not t.requires_grad:
+        return Tensor(t.value)
+    return Tensor(t.value, requires_grad=True, parents=(t,), vjp=lambda g: (g,), op="primal")
+
+
+def tangent_of(op, out, tensors, attrs):
+    """The output's tangent: ``op.jvp(T, y, *primals, *tangents, **attrs)`` with a zero tangent for every
+    argument that has none. Ops marked ``linear`` take the op itself applied to the tangents (d op(a) =
+    op(da)); ops marked ``multilinear`` the sum over arguments of the op with that argument replaced by its
+    tangent (d(ab) = da b + a db, for products, matmul, einsum and convolutions). The tangent is brought to the
+    output's shape (an op whose rule leaves a broadcast dimension out) by adding zeros."""
+    tangents = tuple(t.tangent if t.tangent is not None else _zero_tangent(t, out) for t in tensors)
+    moving = tuple(t.tangent is not None for t in tensors)
+    tensors = tuple(_primal(t) for t in tensors)  # the rule's own ops on a primal must not push tangents again
+    if getattr(op, "linear", False):
+        dy = apply(op, *tangents, **attrs)
+    elif getattr(op, "multilinear", False):
+        dy = None
+        for i in range(len(tensors)):
+            if not moving[i]:
+                continue  # a zero tangent contributes a zero term
+            term = apply(op, *tensors[:i], tangents[i], *tensors[i + 1:], **attrs)
+            dy = term if dy is None else dy + term
+    else:
+        rule = getattr(op, "jvp", None)
+        if rule is None:
+            raise NoForwardRule(f"the core's op {op.__name__!r} has no forward-mode rule (op.jvp)")
+        dy = rule(T, out, *tensors, *tangents, **attrs)
+    dy = as_tensor(dy, out.value)
+    if dy.shape != out.shape:
+        dy = dy + Tensor(np.zeros(out.shape, dtype=out.dtype))
+    return dy
 
 
 def unbroadcast(grad, shape):
@@ -236,6 +323,38 @@ def gradients(output, wrt, cotangent=None, release=False, observe=None):
         # the caller gets arrays of its own, never one aliased with another leaf's gradient
         out.append(np.zeros_like(t.value) if g is None else np.array(g, dtype=t.dtype))
     return out
+
+
+def jvp(fn, primals, tangents):
+    """(output, its tangent) of ``fn(*tensors)`` at ``primals`` along ``tangents`` (numpy arrays; a tangent
+    of None leaves that input constant): forward mode, one pass. Returns numpy arrays."""
+    leaves = []
+    for x, v in zip(primals, tangents):
+        leaf = Tensor(np.asarray(x))
+        if v is not None:
+            leaf.tangent = Tensor(np.asarray(v, dtype=leaf.dtype))
+        leaves.append(leaf)
+    out = fn(*leaves)
+    dy = out.tangent.value if out.tangent is not None else np.zeros_like(out.value)
+    return out.value, dy
+
+
+def hvp(fn, primals, tangents):
+    """H·v of the scalar ``fn(*tensors)`` at ``primals`` along ``tangents`` (one per primal, arrays), reverse
+    over forward: the forward pass carries the tangents, so the objective's tangent is ∇f(x)·v as a function
+    of x on the tape; one reverse sweep of it gives ∇(∇f·v) = H v (H is symmetric). Returns (value, [Hv per
+    primal])."""
+    leaves = []
+    for x, v in zip(primals, tangents):
+        leaf = Tensor(np.asarray(x), requires_grad=True)
+        leaf.tangent = Tensor(np.asarray(v, dtype=leaf.dtype))
+        leaves.append(leaf)
+    out = fn(*leaves)
+    if out.value.size != 1:
+        raise ValueError(f"hvp needs a scalar objective, got shape {out.shape}")
+    if out.tangent is None:  # the objective does not depend on the inputs
+        return out.value, [np.zeros_like(x.value) for x in leaves]
+    return out.value, gradients(out.tangent, leaves)
 
 
 def backward_steps(output, wrt, cotangent=None):

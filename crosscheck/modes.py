@@ -1,0 +1,310 @@
+"""Forward mode (J·v) and second order (H·v): their references, and rows judged like the gradients' rows.
+
+Three modes, one ``mode`` column in every table:
+
+- ``rev``: the gradient, Jᵀu (the runner's rows; see :mod:`crosscheck.runner`);
+- ``fwd``: for each differentiated input p, J_p·v_p, the derivative of the case's *output* along a seeded ±1
+  tangent v_p of p (the other inputs held), shaped like the output. Reference: the output's derivative along
+  v_p per output element, by the estimator of :mod:`crosscheck.numerical` (central and one-sided differences,
+  Richardson, the step ladder, kinks told apart), with the complex step as oracle where the case is analytic
+  along v_p. Beside it, the transpose identity ⟨u, J_p v_p⟩ = ⟨J_pᵀ u, v_p⟩ between the backend's own J·v and
+  its gradient (u is the case's cotangent): when the backend's gradient passed and the identity fails, its
+  forward mode disagrees with its reverse mode, and the row fails;
+- ``hvp``: H·v of the scalar objective, v a seeded ±1 tangent over all differentiated inputs at once, one
+  row per input (its block of H·v). Reference: the derivative of the core's float64 gradient along v, per
+  element, by the same estimator. Where the gradient itself has a kink along v (relu and friends: the second
+  derivative is a distribution there) the estimator sees the jump or the kink, and the row is ``unjudged`` or
+  ``kink`` with the reason, never a false ``fail``.
+
+A case opts out of the modes it cannot take with ``@case(..., modes=("rev",))``; ``run(modes=...)`` and the
+CLI's ``--mode`` select.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .compare import Row
+from .numerical import SOURCES, base_steps, estimate_derivatives, rademacher_direction
+from .reference import ORACLE_AGREEMENT, ORACLE_ULPS, ParamReference
+
+MODES = ("rev", "fwd", "hvp")
+#: what each mode's rows compare, for messages and the report
+MEANING = {"rev": "the gradient Jᵀu", "fwd": "J·v, the output's derivative along a seeded ±1 tangent of the input",
+           "hvp": "H·v, the objective's Hessian times a seeded ±1 tangent over all inputs"}
+#: the transpose identity's allowance: this many times the tolerance's rtol times the sums of |terms|
+TRANSPOSE_SLACK = 4.0
+
+
+def check_modes(modes):
+    modes = tuple(modes)
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        raise ValueError(f"unknown mode(s) {bad}: choose from {', '.join(MODES)}")
+    return modes
+
+
+def tangent(case, param, shape):
+    """The seeded ±1 tangent of ``param`` for its ``fwd`` rows (float64)."""
+    return rademacher_direction(shape, case.seed(f"{param}<tangent>"), 0).astype(np.float64)
+
+
+def hvp_tangents(case, point):
+    """The seeded ±1 tangent over every differentiated input for the ``hvp`` rows: {param: float64 array}."""
+    return {p: rademacher_direction(point[p].shape, case.seed(f"{p}<hvp>"), 0).astype(np.float64) for p in case.wrt}
+
+
+def _from_estimate(est, shape, oracle=None):
+    ref = ParamReference("central")
+    ref.estimate = est
+    ref.grad, ref.error = est.value.reshape(shape), est.error.reshape(shape)
+    ref.right, ref.left = est.right.reshape(shape), est.left.reshape(shape)
+    ref.right_error, ref.left_error = est.right_error.reshape(shape), est.left_error.reshape(shape)
+    ref.kink = est.kink.reshape(shape)
+    ref.oracle = (est.source == SOURCES.index("complex step")).reshape(shape)
+    ref.sources = est.source.reshape(shape)
+    return ref
+
+
+def _complex_oracle(numeric, case, point, param, v, est):
+    """The complex step along v replaces the estimate where the case is analytic (both steps agree to the last
+    bits and, where the differences are precise, with them): as the reference's element-wise oracle."""
+    from .backends.numeric import NotAnalytic
+
+    try:
+        with np.errstate(all="ignore"):
+            cs = numeric.complex_step_jvp(case, point, param, v)
+            cs2 = numeric.complex_step_jvp(case, point, param, v, shrink=2.0**-20)
+    except NotAnalytic as exc:
+        return f"no complex-step oracle: the case calls {exc.args[0]!r}, which has no complex form"
+    except Exception as exc:
+        return f"no complex-step oracle: the case fails on complex inputs ({type(exc).__name__}: {exc})"
+    eps = np.finfo(np.float64).eps
+    usable = ~est.kink & np.isfinite(est.value)
+    scale = float(np.max(np.abs(est.value[usable]), initial=0.0))
+    err = est.error
+    precise = usable & np.isfinite(err) & (err <= 1e-2 * (np.abs(est.value) + scale))
+    steady = np.isfinite(cs) & (np.abs(cs - cs2) <= ORACLE_ULPS[0] * eps * (np.abs(cs) + scale))
+    near = np.where(np.isfinite(err), np.abs(cs - est.value) <= ORACLE_AGREEMENT * err + ORACLE_ULPS[0] * eps
+                    * np.abs(cs), True)
+    agree = steady & near & usable
+    if not precise.any() or not agree[precise].all():
+        return "complex step disagrees with the finite differences along the tangent: finite differences kept" \
+            if precise.any() else ""
+    est.value[agree] = cs[agree]
+    est.error[agree] = ORACLE_ULPS[0] * eps * np.abs(cs[agree]) + ORACLE_ULPS[1] * eps * scale
+    est.source[agree] = SOURCES.index("complex step")
+    return ""
+
+
+def fwd_reference(case, reference, numeric, oracle=True):
+    """{param: (ParamReference shaped like the output, tangent, note)} or {param: exception}."""
+    out = {}
+    for param in case.wrt:
+        try:
+            v = tangent(case, param, reference.point[param].shape)
+            with np.errstate(all="ignore"):
+                est, f0 = numeric.estimate_jvp(case, reference.point, param, v)
+            note = _complex_oracle(numeric, case, reference.point, param, v, est) if oracle else ""
+            shape = _output_shape(case, reference, numeric, f0)
+            out[param] = (_from_estimate(est, shape), v, note)
+        except Exception as exc:
+            out[param] = exc
+    return out
+
+
+def _output_shape(case, reference, numeric, f0):
+    from .backends.numeric import Batched, BatchedNumpy
+
+    o = case.fn(BatchedNumpy(), **{k: Batched(np.asarray(v, dtype=np.float64)[None])
+                                   for k, v in reference.point.items()})
+    return tuple(o.shape)
+
+
+def float64_gradient(case, point):
+    """The core's float64 gradient at ``point``, flattened over case.wrt in order (the hvp reference's f)."""
+    from . import backends
+
+    ev = backends.get("core").evaluate(case, {k: np.asarray(v, dtype=np.float64) for k, v in point.items()},
+                                       "float64")
+    return np.concatenate([np.asarray(ev.grads[p], dtype=np.float64).reshape(-1) for p in case.wrt])
+
+
+def hvp_reference(case, reference):
+    """(ParamReference per param, tangents) for the hvp rows: the core's float64 gradient differentiated
+    along v by the estimator, every gradient element a function of the step."""
+    point = reference.point
+    v = hvp_tangents(case, point)
+    wrt = case.wrt
+    top = max((float(np.max(np.abs(point[p][np.isfinite(point[p])]), initial=0.0)) for p in wrt), default=0.0)
+    f0 = float64_gradient(case, point)
+    m = f0.size
+    h = float(base_steps(np.array(top)))
+    floor = float(4 * np.spacing(top)) if top else 0.0
+    memo = {}
+
+    def at(o):
+        if o not in memo:
+            moved = {k: (point[k] + o * v[k] if k in v else point[k]) for k in point}
+            memo[o] = float64_gradient(case, moved)
+        return memo[o]
+
+    def evaluate(k, offsets):
+        offsets = np.asarray(offsets, dtype=np.float64)
+        return np.array([at(float(o))[int(i)] for i, o in zip(np.asarray(k), offsets)])
+
+    with np.errstate(all="ignore"):
+        est = estimate_derivatives(evaluate, f0, np.full(m, h), min_step=np.full(m, floor))
+    refs, start = {}, 0
+    from .numerical import Estimate
+
+    for p in wrt:
+        n = point[p].size
+        part = Estimate(n)
+        for name in ("value", "error", "right", "left", "right_error", "left_error", "kink", "source", "step",
+                     "noise", "levels"):
+            getattr(part, name)[:] = getattr(est, name)[start:start + n]
+        refs[p] = _from_estimate(part, point[p].shape)
+        start += n
+    return refs, v
+
+
+def _read_only(point):
+    mine = {}
+    for k, v in point.items():
+        a = np.asarray(v).view()
+        a.setflags(write=False)
+        mine[k] = a
+    return mine
+
+
+def _timed(spent, name, call):
+    started = time.perf_counter()
+    try:
+        return call()
+    finally:
+        spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
+
+
+def _transpose_check(case, param, dtype, jv, grad, v, output_shape):
+    """(holds, text): ⟨u, J v⟩ against ⟨Jᵀu, v⟩ from the backend's own J·v and gradient."""
+    jv = np.asarray(jv, dtype=np.float64)
+    u = np.ones(output_shape) if int(np.prod(output_shape)) == 1 else case.cotangent_for(output_shape, "float64")
+    u = np.asarray(u, dtype=np.float64).reshape(jv.shape)
+    g = np.asarray(grad, dtype=np.float64)
+    left, right = float(np.sum(u * jv)), float(np.sum(g * v))
+    tol = case.tolerance(dtype)
+    allowed = TRANSPOSE_SLACK * (tol.atol + tol.rtol * (float(np.sum(np.abs(u * jv))) + float(np.sum(np.abs(g * v)))))
+    holds = bool(np.isfinite(left) and np.isfinite(right) and abs(left - right) <= allowed)
+    return holds, (f"⟨u, J·v⟩ = {left:.10g}, ⟨Jᵀu, v⟩ = {right:.10g} (difference {abs(left - right):.2e}, allowed "
+                   f"{allowed:.2e})")
+
+
+def judge_modes(case, dtype, backends, reference, evaluations, rev_rows, modes, probe, numeric, oracle=True,
+                spent=None):
+    """The ``fwd`` and ``hvp`` rows of one case in one dtype (``rev`` rows come from the runner)."""
+    from .runner import _apply_expectation, _describe_exception, _judge_central
+    from .vocabulary import MissingOp
+
+    spent = {} if spent is None else spent
+    rows = []
+    chosen = [m for m in ("fwd", "hvp") if m in modes and m in getattr(case, "modes", MODES)]
+    if not chosen or not case.wrt:
+        return rows
+    able = {m: [b for b in backends if b.applies(case) and m in getattr(b, "modes", ("rev",))
+                and not b.unavailable()] for m in chosen}
+    point = reference.point
+    rev_verdict = {(r.backend, r.param): r.verdict for r in rev_rows}
+
+    def error_rows(mode, backend, verdict, message):
+        return [Row(case.name, p, backend, dtype, verdict, mode=mode, message=message) for p in case.wrt]
+
+    def judged(mode, backend, param, got, pref, extra=""):
+        others = np.zeros(pref.grad.shape, bool)
+        try:
+            row = _judge_central(case, param, backend, dtype, got, pref, probe, others)
+        except Exception as exc:
+            return Row(case.name, param, backend, dtype, "error", mode=mode,
+                       message=f"case {case.name!r}, {mode} of {param!r}, backend {backend}, dtype {dtype}: could not "
+                               f"be judged: {type(exc).__name__}: {exc}")
+        row.mode = mode
+        row.method = "along v" if mode == "fwd" else "along v (of the gradient)"
+        if row.message:
+            row.message = f"{mode} ({MEANING[mode]}): {row.message}"
+        row.note = "; ".join(x for x in (row.note, extra) if x)
+        return row
+
+    if "fwd" in chosen and able["fwd"]:
+        refs = _timed(spent, "reference", lambda: fwd_reference(case, reference, numeric, oracle))
+        for b in able["fwd"]:
+            for param in case.wrt:
+                ref = refs[param]
+                if isinstance(ref, Exception):
+                    rows.append(Row(case.name, param, b.name, dtype, "error", mode="fwd",
+                                    message=f"fwd reference failed: {_describe_exception(case, ref)}"))
+                    continue
+                pref, v, note = ref
+                try:
+                    got = _timed(spent, b.name, lambda: b.jvp(case, _read_only(point), dtype, param, v.astype(dtype)))
+                except (MissingOp, NotImplementedError) as exc:
+                    rows.append(Row(case.name, param, b.name, dtype, "skipped", mode="fwd",
+                                    message=f"case {case.name!r}: {exc}"))
+                    continue
+                except Exception as exc:
+                    rows.append(Row(case.name, param, b.name, dtype, "error", mode="fwd",
+                                    message=f"fwd: {_describe_exception(case, exc)}"))
+                    continue
+                got = np.asarray(got)
+                if got.shape != pref.grad.shape:
+                    rows.append(Row(case.name, param, b.name, dtype, "error", mode="fwd",
+                                    message=f"case {case.name!r}, backend {b.name}: J·v has shape {got.shape}, the "
+                                            f"output {pref.grad.shape}"))
+                    continue
+                extra = note
+                row = judged("fwd", b.name, param, got, pref, extra)
+                ev = evaluations.get(b.name)
+                if ev is not None and param in ev.grads:
+                    holds, text = _transpose_check(case, param, dtype, got, ev.grads[param], v, pref.grad.shape)
+                    if not holds and row.verdict == "pass" and rev_verdict.get((b.name, param)) == "pass":
+                        row.verdict = "fail"
+                        row.message = (f"case {case.name!r}, parameter {param!r}, backend {b.name}, dtype {dtype}: "
+                                       f"fwd: the transpose identity fails: {text}; the gradient passed its check, so "
+                                       f"forward and reverse mode disagree")
+                    else:
+                        row.note = "; ".join(x for x in (row.note, ("transpose identity holds: " if holds else
+                                                                    "transpose identity fails: ") + text) if x)
+                rows.append(row)
+    if "hvp" in chosen and able["hvp"]:
+        try:
+            refs, v = _timed(spent, "reference", lambda: hvp_reference(case, reference))
+        except Exception as exc:
+            msg = (f"hvp reference (differences of the core's float64 gradient) failed: "
+                   f"{_describe_exception(case, exc)}")
+            for b in able["hvp"]:
+                rows.extend(error_rows("hvp", b.name, "unjudged", msg))
+            refs = None
+        if refs is not None:
+            for b in able["hvp"]:
+                try:
+                    got = _timed(spent, b.name, lambda: b.hvp(case, _read_only(point), dtype,
+                                                               {p: t.astype(dtype) for p, t in v.items()}))
+                except (MissingOp, NotImplementedError) as exc:
+                    rows.extend(error_rows("hvp", b.name, "skipped", f"case {case.name!r}: {exc}"))
+                    continue
+                except Exception as exc:
+                    rows.extend(error_rows("hvp", b.name, "error", f"hvp: {_describe_exception(case, exc)}"))
+                    continue
+                for param in case.wrt:
+                    g = np.asarray(got.get(param, np.nan)) if isinstance(got, dict) else np.asarray(np.nan)
+                    if g.shape != point[param].shape:
+                        rows.append(Row(case.name, param, b.name, dtype, "error", mode="hvp",
+                                        message=f"case {case.name!r}, backend {b.name}: H·v for {param!r} has shape "
+                                                f"{g.shape}, the input {point[param].shape}"))
+                        continue
+                    rows.append(judged("hvp", b.name, param, g, refs[param]))
+    rows = [_apply_expectation(case, r) for r in rows]
+    for r in rows:
+        r.tags = tuple(sorted(case.tags))
+    return rows
