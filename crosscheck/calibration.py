@@ -30,7 +30,7 @@ NON_PASS = tuple(v for v in VERDICTS if v != "pass")
 DTYPE_ORDER = ("float64", "float32")
 #: how many non-pass messages per (case, backend, dtype) the Markdown keeps for diagnosis
 MESSAGES_KEPT = 3
-COLUMNS = ("case", "backend", "dtype", "worst_ratio", "worst_draw", "worst_param", "worst_index", "value",
+COLUMNS = ("case", "backend", "dtype", "mode", "worst_ratio", "worst_draw", "worst_param", "worst_index", "value",
            "reference", "atol", "rtol", "rows", "non_pass") + tuple(v.replace("-", "_") for v in NON_PASS)
 
 
@@ -47,6 +47,7 @@ class Calibration:
     backend: str
     dtype: str
     tolerance: Tolerance
+    mode: str = "rev"  # rev (gradients), fwd (J·v) or hvp (H·v): see crosscheck.modes
     rows: int = 0
     worst_ratio: float = float("nan")
     worst_draw: int = -1
@@ -94,14 +95,14 @@ def instances(names):
 
 
 def calibrate(cases, draws=200, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"), *,
-              probe="failing", tolerances=None, first_draw=0, progress=None, method="auto"):
+              probe="failing", tolerances=None, first_draw=0, progress=None, method="auto", modes=("rev",)):
     """Judge every case at draws ``first_draw .. first_draw + draws - 1``; one :class:`Calibration` per
     (case, backend, dtype), in case, backend and dtype order.
 
     ``backends`` are names or instances that can run (see :func:`instances`).
     ``tolerances`` ({dtype: Tolerance}), when given, replaces the cases' own:
     to ask how a tighter (or looser) tolerance would fare.
-    ``progress(draw)`` is called after each draw.
+    ``progress(draw)`` is called after each draw. ``modes``: the modes judged (one Calibration per mode too).
     """
     backends = [backend_registry.get(b) if isinstance(b, str) else b for b in backends]
     if tolerances:
@@ -111,25 +112,28 @@ def calibrate(cases, draws=200, backends=backend_registry.DEFAULT, dtypes=("floa
         for b in backends:
             if b.reference or not b.applies(c):
                 continue
+            takes = [m for m in modes if m in c.modes and m in getattr(b, "modes", ("rev",))]
             for d in c.dtypes:
                 if d in dtypes:
-                    stats[(c.name, b.name, d)] = Calibration(c.name, b.name, d, c.tolerance(d))
+                    for m in takes:
+                        stats[(c.name, b.name, d, m)] = Calibration(c.name, b.name, d, c.tolerance(d), mode=m)
     for draw in range(first_draw, first_draw + draws):
-        for row in runner.run([c.redrawn(draw) for c in cases], backends, dtypes, probe=probe, method=method):
-            stats[(row.case, row.backend, row.dtype)].add(row, draw)
+        for row in runner.run([c.redrawn(draw) for c in cases], backends, dtypes, probe=probe, method=method,
+                              modes=modes):
+            stats[(row.case, row.backend, row.dtype, row.mode)].add(row, draw)
         if progress:
             progress(draw)
     return list(stats.values())
 
 
 def calibrate_folders(folders, draws=200, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"), *,
-                      pattern=None, probe="failing", first_draw=0, progress=None, method="auto"):
+                      pattern=None, probe="failing", first_draw=0, progress=None, method="auto", modes=("rev",)):
     """:func:`calibrate` on the smooth cases found under ``folders`` (matching ``pattern``), on the backends
     that can run. ``progress(done, draws)`` is called after each draw. Returns (stats, the backends run,
     {backend: why it could not run})."""
     ready, unavailable = instances(backends)
     cases = smooth_cases(select(discover(folders), pattern=pattern))
-    stats = calibrate(cases, draws, ready, dtypes, probe=probe, first_draw=first_draw, method=method,
+    stats = calibrate(cases, draws, ready, dtypes, probe=probe, first_draw=first_draw, method=method, modes=modes,
                       progress=progress and (lambda d: progress(d - first_draw + 1, draws)))
     return stats, [b.name for b in ready], unavailable
 
@@ -149,7 +153,7 @@ def _order(stat):
     """Worst ratio first (NaN, nothing compared, last); ties in catalogue-independent name order."""
     r = stat.worst_ratio
     backend = tables.BACKEND_ORDER.index(stat.backend) if stat.backend in tables.BACKEND_ORDER else 9
-    return (r != r, -r if r == r else 0.0, stat.case, backend, stat.backend, stat.dtype)
+    return (r != r, -r if r == r else 0.0, stat.case, backend, stat.backend, stat.dtype, stat.mode)
 
 
 def frame(stats):
@@ -158,7 +162,7 @@ def frame(stats):
 
     rows = []
     for s in sorted(stats, key=_order):
-        rows.append([s.case, s.backend, s.dtype, _e(s.worst_ratio), "" if s.worst_draw < 0 else str(s.worst_draw),
+        rows.append([s.case, s.backend, s.dtype, s.mode, _e(s.worst_ratio), "" if s.worst_draw < 0 else str(s.worst_draw),
                      s.worst_param, index_str(s.worst_index) if s.worst_index else "", _g(s.value),
                      _g(s.reference), f"{s.tolerance.atol:.0e}", f"{s.tolerance.rtol:.0e}", str(s.rows),
                      str(s.non_pass)] + [str(s.counts[v]) for v in NON_PASS])
@@ -166,26 +170,29 @@ def frame(stats):
 
 
 def worst_per_backend(stats):
-    """Per (backend, dtype): the worst ratio over every case, where it happened, and the non-pass rows."""
+    """Per (backend, dtype, mode): the worst ratio over every case, where it happened, and the non-pass rows."""
     import pandas as pd
 
     groups = {}
     for s in stats:
-        groups.setdefault((s.backend, s.dtype), []).append(s)
+        groups.setdefault((s.backend, s.dtype, s.mode), []).append(s)
 
     def key(bd):
-        backend, dtype = bd
+        backend, dtype, mode = bd
         return (DTYPE_ORDER.index(dtype) if dtype in DTYPE_ORDER else 9,
-                tables.BACKEND_ORDER.index(backend) if backend in tables.BACKEND_ORDER else 9, backend, dtype)
+                tables.BACKEND_ORDER.index(backend) if backend in tables.BACKEND_ORDER else 9, backend, dtype,
+                ("rev", "fwd", "hvp").index(mode))
 
     out = []
     for bd in sorted(groups, key=key):
         group = groups[bd]
         worst = min(group, key=_order)
-        out.append({"backend": bd[0], "dtype": bd[1], "worst ratio": _e(worst.worst_ratio), "case": worst.case,
+        out.append({"backend": bd[0], "dtype": bd[1], "mode": bd[2], "worst ratio": _e(worst.worst_ratio),
+                    "case": worst.case,
                     "param": worst.worst_param, "draw": "" if worst.worst_draw < 0 else str(worst.worst_draw),
                     "rows": str(sum(s.rows for s in group)), "non-pass": str(sum(s.non_pass for s in group))})
-    return pd.DataFrame(out, columns=["backend", "dtype", "worst ratio", "case", "param", "draw", "rows", "non-pass"])
+    return pd.DataFrame(out, columns=["backend", "dtype", "mode", "worst ratio", "case", "param", "draw", "rows",
+                                      "non-pass"])
 
 
 def totals(stats):
@@ -196,7 +203,7 @@ def totals(stats):
 
 
 def markdown(stats, *, draws, first_draw=0, backends=(), unavailable=None, dtypes=(), probe="failing",
-             versions=None, method="auto"):
+             versions=None, method="auto", modes=("rev",)):
     """The whole calibration.md: what was run, with which versions and tolerances, the headline and the table.
     Nothing in it depends on the time of the run."""
     import pandas as pd
@@ -214,6 +221,8 @@ def markdown(stats, *, draws, first_draw=0, backends=(), unavailable=None, dtype
         ("dtypes", ", ".join(dtypes)),
         ("kink probe", probe),
         ("method", method + (" (every input along 16 random ±1 directions)" if method == "directional" else "")),
+        ("modes", ", ".join(modes) + " (rev: gradients; fwd: J·v along a seeded ±1 tangent of each input; hvp: H·v"
+                                     " along a seeded ±1 tangent over every input)"),
     ], columns=["setting", "value"])
     tolerance_table = pd.DataFrame(
         [(d, "finite differences", f"{tol.atol:.0e}", f"{tol.rtol:.0e}") for d, tol in DEFAULT_TOLERANCES.items()]
@@ -251,7 +260,7 @@ def markdown(stats, *, draws, first_draw=0, backends=(), unavailable=None, dtype
         lines += ["## Rows that are not a pass (the first few per case, backend and dtype)", ""]
         for s in notable:
             for draw, verdict, param, message in s.messages:
-                lines.append(f"- **{verdict}** `{s.case}` {param} {s.backend} {s.dtype}, draw {draw}: {message}")
+                lines.append(f"- **{verdict}** `{s.case}` {param} {s.backend} {s.dtype} {s.mode}, draw {draw}: {message}")
         lines.append("")
     return "\n".join(lines)
 

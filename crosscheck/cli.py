@@ -160,7 +160,7 @@ def _run(args, target):
     if notable:
         print("\nnot a pass:")
         for r in notable:
-            print(f"  {r.verdict:<8} {r.case} {r.param} {r.backend} {r.dtype}: {r.message or r.note}")
+            print(f"  {r.verdict:<8} {r.case} {r.param} {r.backend} {r.dtype} {r.mode}: {r.message or r.note}")
     _print_findings(rows, pairs, conventions)
     if target is not None:
         for path in target.write(tables.run_files(rows), "run"):
@@ -215,7 +215,7 @@ def _report(args, target):
     written = target.write(report.render(results), "report")
     notable = [r for r in results.rows if r.verdict in runner.FAILING]
     for r in notable:
-        print(f"  {r.verdict:<8} {r.case} {r.param} {r.backend} {r.dtype}: {r.message or r.note}")
+        print(f"  {r.verdict:<8} {r.case} {r.param} {r.backend} {r.dtype} {r.mode}: {r.message or r.note}")
     print(f"wrote {len(written)} files into {args.results}/ (report: {args.results / 'report.html'})")
     print(f"{len(cases)} cases, {len(results.rows)} rows: {tables.summary_line(results.rows)}; "
           f"{len(results.divergences)} trajectories, {len(results.flow_cells)} gradient-flow cells")
@@ -284,7 +284,7 @@ def build_parser():
                                    "write DIR/run.csv and DIR/run.md; nothing is written without it), and exit 1 if "
                                    "any row is fail, nan or error.")
     _add_selection(p)
-    add_to_argparse(p, "backends", "dtypes", "probe", "method", "directions", "central_max")
+    add_to_argparse(p, "backends", "dtypes", "probe", "modes", "method", "directions", "central_max")
     _add_output(p, "also write run.csv and run.md into DIR (a new, empty or crosscheck's own folder)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the rows that are not a pass")
     p.set_defaults(func=cmd_run)
@@ -296,7 +296,7 @@ def build_parser():
                                    "results/ (a new, empty or crosscheck's own folder: the new set replaces the old "
                                    "one whole). Exits 1 if any row is fail, nan or error.")
     _add_selection(p)
-    add_to_argparse(p, "backends", "dtypes", "probe", "method", "directions", "central_max")
+    add_to_argparse(p, "backends", "dtypes", "probe", "modes", "method", "directions", "central_max")
     _add_output(p, "where to write (default: results)", default=Path("results"))
     p.set_defaults(func=cmd_report)
 

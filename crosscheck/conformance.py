@@ -34,6 +34,7 @@ class Suite:
     dtypes: tuple = DTYPES
     probe: str = "all"
     reference_options: dict = field(default_factory=dict)  # method, directions, central_max
+    modes: tuple = ("rev", "fwd", "hvp")  # the modes collected (a test per mode the case and backend take)
     instances: dict = field(default_factory=dict)  # table name -> Backend, for backends named by plugin or path
     collected: set = field(default_factory=set)  # case files collected so far
     names: dict = field(default_factory=dict)  # case name -> location: duplicates are rejected, as in discover()
@@ -91,12 +92,17 @@ class CaseFile(pytest.File):
             for backend in suite.backends:
                 if not suite.backend(backend).applies(case):
                     continue
+                takes = getattr(suite.backend(backend), "modes", ("rev",))
+                modes = [m for m in suite.modes if m in case.modes and m in takes]
                 for dtype in (d for d in case.dtypes if d in suite.dtypes):
-                    item = CaseTest.from_parent(self, name=f"{case.name}[{backend}-{dtype}]", case=case,
-                                                backend=backend, dtype=dtype)
-                    for mark in (*marks, backend):
-                        item.add_marker(mark)
-                    yield item
+                    for mode in modes:
+                        # a gradient test keeps its id, case[backend-dtype]; the others gain the mode
+                        suffix = "" if mode == "rev" else f"-{mode}"
+                        item = CaseTest.from_parent(self, name=f"{case.name}[{backend}-{dtype}{suffix}]", case=case,
+                                                    backend=backend, dtype=dtype, mode=mode)
+                        for mark in (*marks, backend):
+                            item.add_marker(mark)
+                        yield item
 
 
 class LoadError(pytest.Item):
@@ -114,16 +120,16 @@ class LoadError(pytest.Item):
 
 
 class CaseTest(pytest.Item):
-    """One case on one backend in one dtype."""
+    """One case on one backend in one dtype, in one mode (rev: gradients; fwd: J·v; hvp: H·v)."""
 
-    def __init__(self, *, case, backend, dtype, **kwargs):
+    def __init__(self, *, case, backend, dtype, mode="rev", **kwargs):
         super().__init__(**kwargs)
-        self.case, self.backend, self.dtype = case, backend, dtype
+        self.case, self.backend, self.dtype, self.mode = case, backend, dtype, mode
 
     def runtest(self):
         suite = self.config.stash[SUITE]
         rows = judge_case(self.case, self.dtype, [suite.backend(self.backend)],
-                          suite.reference(self.case, self.dtype), suite.probe)
+                          suite.reference(self.case, self.dtype), suite.probe, modes=(self.mode,))
         self.user_properties.extend((r.param, r.verdict) for r in rows)
         if any(r.verdict in FAILING for r in rows):
             pytest.fail(describe_failure(rows), pytrace=False)

@@ -99,8 +99,26 @@ def _complex_oracle(numeric, case, point, param, v, est):
     return ""
 
 
+def _memo(reference, key, compute):
+    """A mode's reference, computed once per case and dtype (kept on the case's Reference: the conformance
+    suite shares it among the backends' tests)."""
+    cache = reference.__dict__.setdefault("_mode_references", {})
+    if key not in cache:
+        try:
+            cache[key] = compute()
+        except Exception as exc:
+            cache[key] = exc
+    if isinstance(cache[key], Exception):
+        raise cache[key]
+    return cache[key]
+
+
 def fwd_reference(case, reference, numeric, oracle=True):
     """{param: (ParamReference shaped like the output, tangent, note)} or {param: exception}."""
+    return _memo(reference, ("fwd", oracle), lambda: _fwd_reference(case, reference, numeric, oracle))
+
+
+def _fwd_reference(case, reference, numeric, oracle):
     out = {}
     for param in case.wrt:
         try:
@@ -135,6 +153,10 @@ def float64_gradient(case, point):
 def hvp_reference(case, reference):
     """(ParamReference per param, tangents) for the hvp rows: the core's float64 gradient differentiated
     along v by the estimator, every gradient element a function of the step."""
+    return _memo(reference, "hvp", lambda: _hvp_reference(case, reference))
+
+
+def _hvp_reference(case, reference):
     point = reference.point
     v = hvp_tangents(case, point)
     wrt = case.wrt

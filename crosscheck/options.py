@@ -61,6 +61,10 @@ OPTIONS = {
     "directions": (("--directions",), dict(type=positive_int, default=16, metavar="K",
                                            help="random ±1 directions per input for the directional check "
                                                 "(default 16)")),
+    "modes": (("--mode",), dict(action="append", choices=("rev", "fwd", "hvp"), metavar="MODE",
+                                help="mode to check; repeatable: rev (gradients, reverse mode), fwd (J·v, forward "
+                                     "mode), hvp (Hessian-vector products). Default: all three (a case may opt out "
+                                     "of fwd and hvp)")),
     "central_max": (("--central-max",), dict(type=non_negative_int, default=1 << 14, metavar="N",
                                              help="largest input (elements) checked element-wise under "
                                                   "--method auto (default 16384)")),
@@ -68,9 +72,11 @@ OPTIONS = {
 
 
 def reference_options(values):
-    """{method, directions, central_max} from parsed options (argparse namespace or pytest's getoption)."""
+    """{method, directions, central_max, modes} from parsed options (argparse namespace or pytest's getoption)."""
     get = values if callable(values) else (lambda name: getattr(values, name))
-    return {"method": get("method"), "directions": get("directions"), "central_max": get("central_max")}
+    modes = get("modes")
+    return {"method": get("method"), "directions": get("directions"), "central_max": get("central_max"),
+            "modes": tuple(m for m in ("rev", "fwd", "hvp") if m in modes) if modes else ("rev", "fwd", "hvp")}
 CLI_ONLY = {
     "pattern": (("-k",), dict(metavar="PATTERN", help="only cases whose name matches (glob or substring)")),
     "tags": (("--tag",), dict(action="append", metavar="TAG", help="only cases with this tag; repeatable")),

@@ -52,10 +52,16 @@ def pytest_configure(config):
         backends=tuple(b.name for b in instances), instances={b.name: b for b in instances},
         dtypes=tuple(d for d in DTYPES if d in (config.getoption("crosscheck_dtypes") or DTYPES)),
         probe=config.getoption("crosscheck_probe") or "all",
-        reference_options=reference_options(lambda name: config.getoption(f"crosscheck_{name}")))
+        **_split_modes(reference_options(lambda name: config.getoption(f"crosscheck_{name}"))))
     config.addinivalue_line("markers", "crosscheck: a conformance test (one case, backend and dtype)")
     for backend in config.stash[SUITE].backends:
         config.addinivalue_line("markers", f"{backend}: a conformance test on the {backend} backend")
+
+
+def _split_modes(options):
+    """The suite's keywords: the reference's options, and the modes apart (they choose the tests collected)."""
+    options = dict(options)
+    return {"modes": options.pop("modes"), "reference_options": options}
 
 
 def _backends(config):

@@ -192,6 +192,7 @@ class Results:
     conventions_table: object = None  # the special points' conventions table (crosscheck.conventions)
     explorer: dict = None  # the interactive figures' data (crosscheck.explorer, issue 18)
     time_flow: list = field(default_factory=list)  # gradient flow through time (crosscheck.flow_time), issue 11
+    second_order: tuple = ([], None)  # (XOR curvature rows, depth-20 agreement table): crosscheck.second_order
 
 
 def compute(cases, backend_names, dtypes, probe="all", progress=None, timeout=guard.DEFAULT_TIMEOUT, jobs=1,
@@ -274,7 +275,15 @@ def time_flow_study(catalogue, instances, dtypes):
 #: dtypes), its result going to the Results field of the same name (``studies``: flow cells, seed tables,
 #: conventions table)
 STUDY_UNITS = {"studies": lambda *a: studies(*a), "explorer": lambda *a: explorer_study(*a),
-               "time_flow": lambda *a: time_flow_study(*a)}
+               "time_flow": lambda *a: time_flow_study(*a), "second_order": lambda *a: second_order_study(*a)}
+
+
+def second_order_study(catalogue, instances, dtypes):
+    """Curvature along the XOR training run and JVP/VJP/HVP agreement at depth 20 (issue 13), float64."""
+    from . import second_order
+
+    return second_order.compute(catalogue, [b for b in instances if not b.unavailable()], dtypes,
+                                tuple(seed.XOR_EPOCHS))
 
 
 def _explorer(cases, catalogue, runnable, numeric, dtypes):
@@ -285,15 +294,16 @@ def _explorer(cases, catalogue, runnable, numeric, dtypes):
 
 
 def _results(rows, pairs, conventions, trajs, divs, studied, cases, instances):
-    (cells, seed_tables, conventions_table), explored, time_flow = (studied[k] for k in STUDY_UNITS)
+    (cells, seed_tables, conventions_table), explored, time_flow, second = (studied[k] for k in STUDY_UNITS)
     f64 = [c for c in cells if c.dtype == "float64"]
     seed_tables = {**seed_tables, "seed_xor_training": seed.xor_training(divs, trajs),
                    "seed_gradient_flow": seed.gradient_flow(f64)}
     order = ("seed_chain_rule", "seed_local_gradients", "seed_xor_gradient_check", "seed_xor_training",
              "seed_gradient_flow")
+    gradients = [r for r in rows if r.mode == "rev"]  # the conformance matrix is of the ops' gradients
     return Results(rows, pairs, trajs, divs, cells, {k: seed_tables[k] for k in order}, conventions=conventions,
-                   conformance=matrix.conformance(cases, rows, instances), conventions_table=conventions_table,
-                   explorer=explored, time_flow=time_flow)
+                   conformance=matrix.conformance(cases, gradients, instances), conventions_table=conventions_table,
+                   explorer=explored, time_flow=time_flow, second_order=second)
 
 
 def _compute_parallel(cases, instances, dtypes, probe, bar, applying, timeout, jobs, reference_options):
@@ -318,7 +328,8 @@ def _compute_parallel(cases, instances, dtypes, probe, bar, applying, timeout, j
         if i < first_judged:  # a training run or the studies: left out, as a serial run leaves out a timed-out one
             if i < len(trained):
                 return None
-            return {"studies": ([], {}, None), "explorer": None, "time_flow": []}[list(STUDY_UNITS)[i - len(trained)]]
+            return {"studies": ([], {}, None), "explorer": None, "time_flow": [],
+                    "second_order": ([], None)}[list(STUDY_UNITS)[i - len(trained)]]
         case, dtype = judged[i - first_judged]
         return ([runner.Row(case.name, p, b.name, dtype, "error",
                             message=f"case {case.name!r} ({case.location}) in {dtype}: {message}")
@@ -375,19 +386,26 @@ def build(results: Results):
     """(tables by name, Document) from the results: the findings first, then the studies, then the full
     tables (the order of report.md and report.html alike)."""
     long = tables.frame(results.rows)
+    rev = long[long["mode"] != "fwd"]
+    rev = rev[rev["mode"] != "hvp"]  # the gradients' rows (and load errors): the grid, heatmap and precision
     named = {
         "rows": long,
         "verdict_counts": verdict_counts(results.rows),
-        "summary": tables.summary_pivot(long) if len(long) else long,
+        "summary": tables.summary_pivot(rev) if len(rev) else rev,
         "pairwise": tables.pairwise_table(results.pairs),
         "pairwise_worst": tables.pairwise_worst(results.pairs),
         "discrepancies": tables.discrepancies(long),
         "kink_conventions": tables.conventions_table(results.conventions),
-        "precision": tables.precision_table(results.rows),
+        "precision": tables.precision_table([r for r in results.rows if r.mode == "rev"]),
         "trajectories": trajectory_table(results.divergences),
         "gradient_flow": flow_table(results.flow_cells),
         **results.seed_tables,
     }
+    for mode in ("fwd", "hvp"):
+        part = long[long["mode"] == mode]
+        if len(part):
+            named[f"summary_{mode}"] = tables.summary_pivot(part)
+            named[f"disagreements_{mode}"] = mode_disagreements(part)
     named = {k: v for k, v in named.items() if len(v.columns)}
     doc = Document()
     doc.heading("crosscheck report", 1)
@@ -402,6 +420,7 @@ def build(results: Results):
     if studies.blocks:  # a user's case folder may have none of them: no empty part
         doc.part("Studies", "studies")
         doc.blocks += studies.blocks
+    _mode_sections(doc, results, named)
     if results.explorer:  # issue 18: the interactive figures (crosscheck/explorer.py), right after the studies
         from . import explorer
 
@@ -420,10 +439,36 @@ def verdict_counts(rows):
 
     counts = {}
     for r in rows:
-        counts.setdefault((r.backend, r.dtype), dict.fromkeys(VERDICTS, 0))[r.verdict] += 1
-    order = sorted(counts, key=lambda k: (_backend_order(k[0]), _DTYPE_ORDER.get(k[1], 9), k[1]))
-    return pd.DataFrame([{"backend": b, "dtype": d, **counts[b, d], "rows": sum(counts[b, d].values())}
-                         for b, d in order], columns=["backend", "dtype", *VERDICTS, "rows"])
+        counts.setdefault((r.backend, r.dtype, r.mode), dict.fromkeys(VERDICTS, 0))[r.verdict] += 1
+    order = sorted(counts, key=lambda k: (_backend_order(k[0]), _DTYPE_ORDER.get(k[1], 9), k[1],
+                                          _MODE_ORDER.get(k[2], 9)))
+    return pd.DataFrame([{"backend": b, "dtype": d, "mode": m, **counts[b, d, m], "rows": sum(counts[b, d, m].values())}
+                         for b, d, m in order], columns=["backend", "dtype", "mode", *VERDICTS, "rows"])
+
+
+_MODE_ORDER = {"rev": 0, "fwd": 1, "hvp": 2}
+
+
+def mode_disagreements(part):
+    """The (case, param, dtype) of one mode where the backends do not all pass alike: every backend's verdict
+    and worst relative error side by side, and the first cause given."""
+    import pandas as pd
+
+    out = []
+    for (case, param, dtype), group in part.groupby(["case", "param", "dtype"], sort=False):
+        verdicts = dict(zip(group["backend"], group["verdict"]))
+        if all(v == "pass" for v in verdicts.values()) or len(set(verdicts.values())) == 1 and \
+                set(verdicts.values()) <= {"skipped", "kink"}:
+            continue
+        cause = next((m or n for m, n, v in zip(group["message"], group["note"], group["verdict"])
+                      if v != "pass" and (m or n)), "")
+        out.append({"case": case, "param": param, "dtype": dtype, "mode": group["mode"].iloc[0],
+                    **{b: f"{v} ({r})" if r else v for b, v, r in zip(group["backend"], group["verdict"],
+                                                                   group["max_rel"])},
+                    "cause": cause})
+    backends = sorted({b for row in out for b in row if b not in ("case", "param", "dtype", "mode", "cause")},
+                      key=_backend_order)
+    return pd.DataFrame(out, columns=["case", "param", "dtype", "mode", *backends, "cause"])
 
 
 _DTYPE_ORDER = {"float64": 0, "float32": 1}
@@ -467,7 +512,7 @@ def _findings(doc, results, named):
         doc.text(f"{len(failing)} rows fail the run (verdict {', '.join(sorted(runner.FAILING))}), each with its "
                  f"message:")
         doc.table(pd.DataFrame([{"case": r.case, "param": r.param, "backend": r.backend, "dtype": r.dtype,
-                                 "verdict": r.verdict, "message": r.message or r.note} for r in failing]),
+                                 "mode": r.mode, "verdict": r.verdict, "message": r.message or r.note} for r in failing]),
                   "discrepancies", below=["message"])
     parted = [d for d in results.divergences if d.predictions_agree is False or d.error]
     if parted:
@@ -550,7 +595,80 @@ def _time_flow_study(doc, results, named):
 
 #: the studies part, in order: each adds its heading (level 3) and blocks, or nothing when the run has no data
 #: for it. A new study is a function (doc, results, named) appended here.
-STUDIES = [_article_study, _gradient_flow_study, _time_flow_study, _trajectories_study]
+def _second_order_study(doc, results, named):
+    """Issue 13: curvature along the XOR run, and JVP/VJP/HVP agreement at depth 20."""
+    from . import second_order
+
+    curvature, depth = results.second_order
+    if curvature:
+        doc.heading("Curvature along the XOR training run", 3)
+        doc.text("Gradient descent at learning rate lr is stable along a direction only while lr < 2/λ, λ the "
+                 "loss's curvature there (the article trains its XOR MLP at lr = 1.0). At checkpoints of the core's "
+                 "float64 run: the largest curvature λ_max by power iteration on the core's H·v, then every "
+                 "backend's own H·v along that top direction: its vᵀHv, and its H·v's largest difference from the "
+                 "core's, relative to the core's largest element.")
+        named["xor_curvature"] = second_order.xor_curvature_table(curvature)
+        doc.table(named["xor_curvature"], "xor_curvature")
+    if depth is not None and len(depth):
+        doc.heading("Forward, reverse and second order at depth 20", 3)
+        doc.text("On the depth-20 stacks (float64): each backend's J·v (seeded ±1 tangent of the input x), its "
+                 "gradient of x (Jᵀu, u = ones) and its H·v (a seeded ±1 tangent over every input), each against "
+                 "the core's (largest difference ÷ the core's largest element); the transpose identity's residual "
+                 "|⟨u, J·v⟩ − ⟨Jᵀu, v⟩| ÷ (|⟨u, J·v⟩| + |⟨Jᵀu, v⟩|) within the backend; and, where a backend "
+                 "has two ways to H·v (torch: double backward and torch.func forward over reverse), how far apart "
+                 "they are.")
+        named["depth20_modes"] = depth
+        doc.table(depth, "depth20_modes")
+
+
+STUDIES = [_article_study, _gradient_flow_study, _time_flow_study, _trajectories_study, _second_order_study]
+
+
+# ------------------------------------------------------------------ forward mode and second order (issue 13)
+
+
+_MODE_TEXT = {
+    "fwd": ("Forward mode: J·v", "Each row is J·v, the derivative of a case's output along a seeded ±1 tangent in one "
+            "input (the other inputs held), computed by each backend's own forward mode (the core's forward-mode "
+            "rules, torch.func.jvp, jax.jvp, tf.autodiff.ForwardAccumulator), against the derivative of the float64 "
+            "output along the tangent: complex step where the case is analytic, else finite differences with their "
+            "own error estimate, per output element. Beside it the transpose identity ⟨u, J·v⟩ = ⟨Jᵀu, v⟩ between "
+            "the backend's J·v and its own gradient: a backend whose gradient passes and whose identity fails has a "
+            "forward mode at odds with its reverse mode, and its row fails."),
+    "hvp": ("Second order: H·v", "Each row is one input's block of H·v, the Hessian of the case's scalar objective "
+            "times a seeded ±1 tangent over all its inputs, computed by each backend's own second order (the core: "
+            "reverse over its forward-mode rules; torch: double backward; jax: jax.jvp of jax.grad; TensorFlow: "
+            "nested tapes), against the derivative of the core's float64 gradient along the tangent, by finite "
+            "differences with their own error estimate. Where the gradient has a kink or a jump along the tangent "
+            "(relu and friends: a second derivative that is a distribution) the row is kink or unjudged, with the "
+            "reason."),
+}
+
+
+def _mode_sections(doc, results, named):
+    """A part per mode beyond the gradients: what its rows compare, verdict counts, the cases that do not
+    plainly pass, and where the backends part ways."""
+    for mode, (title, text) in _MODE_TEXT.items():
+        if f"summary_{mode}" not in named:
+            continue
+        doc.part(title, f"mode-{mode}")
+        doc.text(text)
+        counts = named["verdict_counts"]
+        doc.table(counts[counts["mode"] == mode].reset_index(drop=True), css="counts",
+                  classes={v: _nonzero(v) for v in VERDICTS})
+        grid = named[f"summary_{mode}"]
+        passing = [all(v in ("pass", "skipped", "") for v in values[1:]) for values in grid.itertuples(index=False)]
+        doc.heading(f"Verdict grid ({mode}): case × backend and dtype", 3)
+        doc.text(f"Shown: the {len(passing) - sum(passing)} cases where some backend does not plainly pass; folded: "
+                 f"the {sum(passing)} where every backend that runs the case in this mode passes.")
+        doc.table(grid, f"summary_{mode}", grid=True,
+                  collapse=(passing, f"{sum(passing)} cases where every backend passes"))
+        disagreements = named.get(f"disagreements_{mode}")
+        if disagreements is not None and len(disagreements):
+            doc.heading(f"Where the backends do not agree ({mode})", 3)
+            doc.text("Per case, input and dtype where the backends' verdicts in this mode differ (or are not a "
+                     "pass): each backend's verdict with its worst relative error, and the first cause given.")
+            doc.table(disagreements, f"disagreements_{mode}", below=["cause"])
 
 
 # ------------------------------------------------------------------ the full tables
@@ -571,12 +689,13 @@ def _full_tables(doc, results, named):
         doc.table(grid, "summary", filter="grid", grid=True,
                   collapse=(passing, f"{sum(passing)} cases where every backend that runs them passes"))
         doc.heading("Errors at a glance", 3)
-        doc.image("error_heatmap.png", plots.error_heatmap(long), "worst error ÷ tolerance per case and backend")
+        doc.image("error_heatmap.png", plots.error_heatmap(long[long["mode"] == "rev"]),
+                  "worst error ÷ tolerance per case and backend (gradients)")
         doc.heading("Every row", 3)
         doc.text("One row per gradient (case, parameter, backend, dtype): the worst absolute and relative error, "
                  "the error in ulps and the cause of any verdict but a pass. report.md lists the rows that are not "
                  "a pass.")
-        compact = long[["case", "param", "backend", "dtype", "verdict", "max_abs", "max_rel", "ulps"]].assign(
+        compact = long[["case", "param", "backend", "dtype", "mode", "verdict", "max_abs", "max_rel", "ulps"]].assign(
             cause=[m or n for m, n in zip(long["message"], long["note"])])
         doc.table(compact, "rows", filter="rows", markdown=(named["discrepancies"], "discrepancies"),
                   collapse=([True] * len(compact), f"all {len(compact)} rows (the filter above applies)"))

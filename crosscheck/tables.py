@@ -24,10 +24,10 @@ from .compare import VERDICTS, index_str
 #: the distribution on the package index (the import package is crosscheck)
 DISTRIBUTION = "crosscheck-grad"
 
-COLUMNS = ("case", "param", "backend", "dtype", "reference", "method", "max_abs", "max_rel", "err_eps", "ratio", "atol", "rtol",
+COLUMNS = ("case", "param", "backend", "dtype", "mode", "reference", "method", "max_abs", "max_rel", "err_eps", "ratio", "atol", "rtol",
            "ulps", "precision", "ref_error", "detectable", "worst_index", "value", "expected", "verdict", "message",
            "note", "forward", "tags")
-SHORT = (("case", 28), ("param", 8), ("backend", 11), ("dtype", 7), ("max abs", 9), ("max rel", 9),
+SHORT = (("case", 28), ("param", 8), ("backend", 11), ("dtype", 7), ("mode", 4), ("max abs", 9), ("max rel", 9),
          ("tolerance", 19), ("ulps", 8), ("rank", 4), ("verdict", 8))
 
 
@@ -116,7 +116,7 @@ def to_csv(rows) -> str:
 
 def _short_cells(r):
     tol = f"{r.atol:.0e} + {r.rtol:.0e}·|r|" if r.atol == r.atol else ""
-    return [r.case, r.param, r.backend, r.dtype, _num(r.max_abs, "{:.2e}"), _num(r.max_rel, "{:.2e}"), tol,
+    return [r.case, r.param, r.backend, r.dtype, r.mode, _num(r.max_abs, "{:.2e}"), _num(r.max_rel, "{:.2e}"), tol,
             _num(r.ulps, "{:.2g}"), r.precision, r.verdict]
 
 
@@ -163,7 +163,8 @@ def run_files(rows) -> dict:
     notable = [r for r in rows if r.verdict != "pass"]
     if notable:
         md += ["## Rows that are not a pass", ""]
-        md += [f"- **{r.verdict}** `{r.case}` {r.param} {r.backend} {r.dtype}: {r.message or r.note}" for r in notable]
+        md += [f"- **{r.verdict}** `{r.case}` {r.param} {r.backend} {r.dtype} {r.mode}: {r.message or r.note}"
+               for r in notable]
         md.append("")
     return {"run.csv": to_csv(rows), "run.md": "\n".join(md)}
 
@@ -187,7 +188,8 @@ def frame(rows):
 
 
 def summary_pivot(long):
-    """case × (backend, dtype) → verdict ('' where the backend does not apply)."""
+    """case × (backend, dtype) → verdict ('' where the backend does not apply): of one mode's rows (the
+    report makes one grid per mode)."""
     pivot = long.pivot_table(index="case", columns=["backend", "dtype"], values="verdict",
                              aggfunc=_worst_verdict, sort=False)
     pivot = pivot[sorted(pivot.columns, key=_column_order)]
@@ -280,7 +282,7 @@ def precision_table(rows):
 
 def discrepancies(long):
     """Every row that is not a pass, with its cause."""
-    cols = ["case", "param", "backend", "dtype", "verdict", "max_abs", "max_rel", "worst_index", "cause"]
+    cols = ["case", "param", "backend", "dtype", "mode", "verdict", "max_abs", "max_rel", "worst_index", "cause"]
     notable = long[long["verdict"] != "pass"].copy()
     notable["cause"] = [m or n for m, n in zip(notable["message"], notable["note"])]
     return notable[cols].reset_index(drop=True)

@@ -35,6 +35,9 @@ def parse(argv):
     p.add_argument("--method", choices=("auto", "central", "directional"), default="auto",
                    help="how each input is checked (default auto); 'directional' calibrates the random-direction "
                         "check on every input, writing calibration_directional.md/.csv")
+    p.add_argument("--mode", action="append", choices=("rev", "fwd", "hvp"),
+                   help="a mode to calibrate (repeatable; default rev): rev (gradients), fwd (J·v), hvp (H·v); "
+                        "without rev the files are calibration_modes.md/.csv")
     p.add_argument("--out", default="results", help="folder for calibration.md and .csv (default results)")
     args = p.parse_args(argv)
     if args.draws < 1:
@@ -47,6 +50,7 @@ def parse(argv):
 def main(argv=None):
     args = parse(argv)
     backends = args.backend or list(backend_registry.DEFAULT)
+    modes = tuple(m for m in ("rev", "fwd", "hvp") if m in (args.mode or ("rev",)))
     dtypes = tuple(d for d in DTYPES if d in (args.dtype or DTYPES))
     folders = args.cases or [default_case_folder()]
 
@@ -63,7 +67,7 @@ def main(argv=None):
     try:
         stats, ran, unavailable = calibration.calibrate_folders(
             folders, args.draws, backends, dtypes, pattern=args.pattern, probe=args.probe,
-            first_draw=args.first_draw, progress=progress, method=args.method)
+            first_draw=args.first_draw, progress=progress, method=args.method, modes=modes)
     except CatalogueError as exc:
         print(f"calibrate: {exc}", file=sys.stderr)
         return 2
@@ -73,8 +77,11 @@ def main(argv=None):
         print("calibrate: no smooth case matched", file=sys.stderr)
         return 2
     name = "calibration" if args.method == "auto" else f"calibration_{args.method}"
+    if "rev" not in modes:
+        name = name.replace("calibration", "calibration_modes")
     written = calibration.write(stats, args.out, name=name, draws=args.draws, first_draw=args.first_draw, backends=ran,
-                                unavailable=unavailable, dtypes=dtypes, probe=args.probe, method=args.method)
+                                unavailable=unavailable, dtypes=dtypes, probe=args.probe, method=args.method,
+                                modes=modes)
     elapsed = time.perf_counter() - start
     totals = calibration.totals(stats)
     print(calibration.worst_per_backend(stats).to_string(index=False))

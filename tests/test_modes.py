@@ -1,0 +1,163 @@
+"""Forward mode (J·v) and second order (H·v) rows: the plumbing (mode column, --mode, opting out, pytest ids)
+and the judge of those rows — a wrong forward rule and a wrong second order are caught, correct values at hard
+points (kinks of the first derivative, where the second is a distribution) are never called a failure."""
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from crosscheck import catalogue, runner, tables
+from crosscheck.backends.core import CoreBackend
+from crosscheck import case, inputs
+from crosscheck.cli import main
+from crosscheck.core import ops
+
+pytest_plugins = ["pytester"]
+INNER = ("-p", "no:hypothesispytest")
+
+
+def _case_file(tmp_path, body):
+    folder = tmp_path / "cases"
+    folder.mkdir(exist_ok=True)
+    (folder / "mine.py").write_text("from crosscheck import case, inputs\n\n" + textwrap.dedent(body))
+    return folder
+
+
+def _rows(cases, modes=("rev", "fwd", "hvp"), backends=("core",), dtypes=("float64", "float32")):
+    return runner.run(cases, list(backends), dtypes, modes=modes)
+
+
+def _made(fn, **kw):
+    """A case made in code: the decorator records it on this module; take it back from there."""
+    import sys
+
+    from crosscheck.catalogue import _MODULE_CASES
+
+    case(**kw)(fn)
+    return sys.modules[fn.__module__].__dict__[_MODULE_CASES].pop()
+
+
+def sin_case():
+    def wavy(nn, x, w):
+        return nn.sin(x @ w) * nn.tanh(x @ w) + x @ w
+
+    return _made(wavy, x=inputs.normal(3, 4), w=inputs.normal(4, 2))
+
+
+def test_every_mode_has_its_rows_and_they_pass():
+    rows = _rows([sin_case()])
+    assert {r.mode for r in rows} == {"rev", "fwd", "hvp"}
+    # per mode: two inputs × two dtypes on the core
+    assert all(sum(r.mode == m for r in rows) == 4 for m in ("rev", "fwd", "hvp"))
+    assert all(r.verdict == "pass" for r in rows), [(r.mode, r.dtype, r.message) for r in rows if r.verdict != "pass"]
+    fwd = [r for r in rows if r.mode == "fwd" and r.dtype == "float64"]
+    assert all(r.reference == "complex-step" and "transpose identity holds" in r.note for r in fwd)
+
+
+def test_a_wrong_forward_rule_fails_its_fwd_rows(monkeypatch):
+    # planted: d sin a = sin a · da (the derivative forgotten, the function kept)
+    monkeypatch.setattr(ops.sin, "jvp", lambda T, y, a, da: da * T.sin(a), raising=False)
+    rows = _rows([sin_case()], modes=("fwd",))
+    failing = [r for r in rows if r.verdict == "fail"]
+    assert {(r.param, r.dtype) for r in failing} == {(p, d) for p in ("x", "w") for d in ("float64", "float32")}
+    assert "fwd (J·v" in failing[0].message and "outside tolerance" in failing[0].message
+
+
+def test_a_rule_computed_outside_the_tape_passes_fwd_and_fails_hvp(monkeypatch):
+    # planted: the right tangent, but cos(a) taken from a.value in numpy: a constant to the reverse sweep, so
+    # the H·v of the core (reverse over forward) misses the -sin term
+    monkeypatch.setattr(ops.sin, "jvp", lambda T, y, a, da: da * T.constant(np.cos(a.value)), raising=False)
+    rows = _rows([sin_case()], modes=("fwd", "hvp"), dtypes=("float64",))
+    assert all(r.verdict == "pass" for r in rows if r.mode == "fwd")
+    assert {r.verdict for r in rows if r.mode == "hvp"} == {"fail"}
+
+
+def test_a_backend_whose_jvp_disagrees_with_its_gradient_fails_the_transpose_identity(monkeypatch):
+    """The J·v judged against a reference that cannot tell (an unjudged row stays unjudged), but the identity
+    against the backend's passing gradient can."""
+
+    class Halved(CoreBackend):
+        name = "halved"
+
+        def jvp(self, case, point, dtype, param, tangent):
+            return super().jvp(case, point, dtype, param, tangent) * 0.5
+
+    rows = runner.run([sin_case()], [Halved()], ("float64",), modes=("rev", "fwd"))
+    fwd = [r for r in rows if r.mode == "fwd"]
+    assert {r.verdict for r in fwd} == {"fail"}
+    # the reference check fails first (a halved J·v is far off); the identity is what names the inconsistency
+    # when the reference passes: shown by a backend whose gradient is doubled while its J·v is right
+    class Doubled(CoreBackend):
+        name = "doubled"
+
+        def evaluate(self, case, point, dtype):
+            ev = super().evaluate(case, point, dtype)
+            ev.grads = {k: 2 * v for k, v in ev.grads.items()}
+            return ev
+
+    rows = runner.run([sin_case()], [Doubled()], ("float64",), modes=("rev", "fwd"))
+    assert {r.verdict for r in rows if r.mode == "rev"} == {"fail"}
+    fwd = [r for r in rows if r.mode == "fwd"]
+    # its gradient failed on its own: the identity's failure is noted, the J·v row keeps its pass
+    assert {r.verdict for r in fwd} == {"pass"} and all("transpose identity fails" in r.note for r in fwd)
+
+
+def test_hvp_at_a_kink_of_the_gradient_is_never_a_failure():
+    """relu at 0 (and a maximum at a tie): the gradient jumps along the tangent, so H·v does not exist there."""
+    def kinked(nn, x):
+        return nn.relu(x) * x
+
+    c = _made(kinked, x=inputs.fixed(np.array([0.0, 1.5, -2.0, 0.0])))
+    rows = _rows([c], modes=("hvp",))
+    assert rows and all(r.verdict in ("unjudged", "kink", "pass") for r in rows), [(r.verdict, r.message) for r in rows]
+    assert any(r.verdict in ("unjudged", "kink") for r in rows)
+
+
+def test_a_case_may_opt_out_of_the_modes():
+    def plain(nn, x):
+        return nn.tanh(x)
+
+    c = _made(plain, x=inputs.normal(3), modes=("rev",))
+    assert {r.mode for r in _rows([c])} == {"rev"}
+    with pytest.raises(catalogue.CatalogueError, match="modes must include 'rev'"):
+        case(modes=("fwd",), x=inputs.normal(3))(plain)
+
+
+def test_the_mode_is_a_column_and_selects(tmp_path, capsys):
+    folder = _case_file(tmp_path, '''
+        @case(x=inputs.normal(2, 3))
+        def softsig(nn, x):
+            return nn.sigmoid(x) * x
+        ''')
+    assert main(["run", "--cases", str(folder), "--backend", "core", "--mode", "hvp", "--results",
+                 str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "2 rows: 2 pass" in out  # one input, two dtypes, hvp only
+    csv = (tmp_path / "out" / "run.csv").read_text().splitlines()
+    assert csv[0].split(",")[4] == "mode" and all(",hvp," in line for line in csv[1:])
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--cases", str(folder), "--backend", "core", "--mode", "sideways"])
+    assert exit_.value.code == 2 and "invalid choice: 'sideways'" in capsys.readouterr().err
+
+
+def test_pytest_ids_gain_the_mode(pytester):
+    pytester.makepyfile(**{"cases/mine": '''
+        from crosscheck import case, inputs
+
+        @case(x=inputs.normal(3), dtypes=("float64",))
+        def cube(nn, x):
+            return x * x * x
+        '''})
+    result = pytester.runpytest("--crosscheck-cases", "cases", "--crosscheck-backend", "core", "--collect-only", "-q",
+                                *INNER)
+    ids = [line for line in result.stdout.lines if "::" in line]
+    assert ids == ["cases/mine.py::cube[core-float64]", "cases/mine.py::cube[core-float64-fwd]",
+                   "cases/mine.py::cube[core-float64-hvp]"]
+    result = pytester.runpytest("--crosscheck-cases", "cases", "--crosscheck-backend", "core",
+                                "--crosscheck-mode", "fwd", "-q", *INNER)
+    result.assert_outcomes(passed=1)
+
+
+def test_rows_csv_has_the_mode_after_the_dtype():
+    assert tables.COLUMNS[:5] == ("case", "param", "backend", "dtype", "mode")
