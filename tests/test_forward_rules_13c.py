@@ -213,6 +213,26 @@ def test_eigenvalue_hvp_is_finite_at_a_repeated_eigenvalue():
         assert np.allclose(g1, g2, atol=1e-12)
 
 
+def test_singular_value_hvp_at_a_repeated_singular_value_is_the_one_sided_value():
+    # A = I + t V with V = [[-1, 1], [1, -1]] (the catalogue's op_svdvals__repeated point and tangent): the singular
+    # values are 1 and |1 - 2t|, their singular vectors those of V whatever t ≠ 0, so the gradient of ⟨u, s⟩ is
+    # constant on each side of t = 0 (a jump between the sides): H·v is 0 on both. The rule gives that 0. (The
+    # catalogue's hvp reference differentiates the float64 gradient with steps down to ~2e-15, where LAPACK
+    # treats I + tV as already diagonal and the gradient is a smooth function of t of slope -u₂ at a[0, 1]: it
+    # takes that slope for the derivative and misses the jump.)
+    v = np.array([[-1.0, 1.0], [1.0, -1.0]])
+    u = Tensor(np.array([-0.05272738, 0.54789361]))
+
+    def objective(a):
+        return (T.svdvals(a) * u).sum()
+
+    _, hv = tape.hvp(objective, [np.eye(2)], [v])
+    assert np.allclose(hv[0], 0.0, atol=1e-12), hv
+    for t in (1e-3, 1e-8, -1e-8, -1e-3):
+        g1, g2 = (_gradient(objective, [np.eye(2) + s * v])[0] for s in (t, 2 * t))
+        assert np.allclose(g1, g2, atol=1e-12)  # constant along v on each side
+
+
 def test_eigenbasis_backward_is_the_eigenvector_backward_where_eigenvalues_differ():
     a = _n(4, 4)
     a = a + a.T
