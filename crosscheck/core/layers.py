@@ -17,6 +17,11 @@ textbook's words), W̄ sums ḡ·x over the taps. A transposed convolution is ex
 Max-pool at a tie inside a window (convention of this core, and of PyTorch's and XLA's kernels): the whole
 gradient goes to the first maximum in the window's row-major order. Any convex combination of the tied
 elements is a valid subgradient (the judge's kink analysis accepts each); HIPS autograd's max splits evenly.
+
+Forward mode: each op's rule ``op.jvp(T, y, *arrays, *tangents, **attrs)`` (see ``tape.tangent_of``), the comment
+above it its derivation, is written with the tape's ops on tensors (the statistics of a norm are recomputed from
+the primal on the tape), so the H·v sweep (reverse over forward) differentiates it. Only piecewise-constant data
+is taken from numpy: dropout's mask, max-pool's choice of the maximum.
 """
 
 from __future__ import annotations
@@ -43,6 +48,16 @@ def _normalise_backward(gx_hat, x_hat, inv, axes):
                   - x_hat * (gx_hat * x_hat).mean(axis=axes, keepdims=True))
 
 
+def _normalise_tangent(T, a, da, axes, eps):
+    # x̂ = d·r, d = a - μ, r = (mean(d²) + ε)^(-½):  dd = da - mean(da),  dr = -r³ mean(d dd),
+    # dx̂ = dd·r + d·dr = r (dd - x̂ mean(x̂ dd))   (x̂, dx̂ as tensors on the tape)
+    d = a - T.mean(a, axis=axes, keepdims=True)
+    r = (T.mean(d * d, axis=axes, keepdims=True) + eps) ** -0.5
+    x_hat = d * r
+    dd = da - T.mean(da, axis=axes, keepdims=True)
+    return x_hat, r * (dd - x_hat * T.mean(x_hat * dd, axis=axes, keepdims=True))
+
+
 def layer_norm(a, weight, bias, *, eps=1e-5):
     # y = x̂·w + b over the last axis:  x̄ = normalise_backward(ḡ w),  w̄ = Σ ḡ x̂,  b̄ = Σ ḡ (over the rows)
     x_hat, inv, _ = _normalise(a, (-1,), eps)
@@ -52,6 +67,15 @@ def layer_norm(a, weight, bias, *, eps=1e-5):
         return (_normalise_backward(g * weight, x_hat, inv, (-1,)), (g * x_hat).sum(axis=rows), g.sum(axis=rows))
 
     return x_hat * weight + bias, vjp
+
+
+def _layer_norm_jvp(T, y, a, weight, bias, da, dw, db, *, eps=1e-5):
+    # y = x̂ w + b:  dy = dx̂ w + x̂ dw + db  (dx̂ by _normalise_tangent over the last axis)
+    x_hat, dx_hat = _normalise_tangent(T, a, da, (-1,), eps)
+    return dx_hat * weight + x_hat * dw + db
+
+
+layer_norm.jvp = _layer_norm_jvp
 
 
 def rms_norm(a, weight, *, eps=1e-6):
@@ -64,6 +88,16 @@ def rms_norm(a, weight, *, eps=1e-6):
                 (g * a * r).sum(axis=tuple(range(a.ndim - 1))))
 
     return a * r * weight, vjp
+
+
+def _rms_norm_jvp(T, y, a, weight, da, dw, *, eps=1e-6):
+    # y = x r w, r = (mean(x²) + ε)^(-½):  dr = -r³ mean(x dx),  dy = (dx r + x dr) w + x r dw
+    r = (T.mean(a * a, axis=-1, keepdims=True) + eps) ** -0.5
+    dr = -(r * r * r) * T.mean(a * da, axis=-1, keepdims=True)
+    return (da * r + a * dr) * weight + a * r * dw
+
+
+rms_norm.jvp = _rms_norm_jvp
 
 
 def _channel(v, ndim):
@@ -84,6 +118,19 @@ def batch_norm(a, weight, bias, *, eps=1e-5):
     return x_hat * w + _channel(bias, a.ndim), vjp
 
 
+def _per_channel(T, v, ndim):
+    return T.reshape(v, shape=(1, -1) + (1,) * (ndim - 2))
+
+
+def _batch_norm_jvp(T, y, a, weight, bias, da, dw, db, *, eps=1e-5):
+    # y = x̂ w + b per channel, x̂ over the batch and spatial axes:  dy = dx̂ w + x̂ dw + db
+    x_hat, dx_hat = _normalise_tangent(T, a, da, (0,) + tuple(range(2, a.ndim)), eps)
+    return dx_hat * _per_channel(T, weight, a.ndim) + x_hat * _per_channel(T, dw, a.ndim) + _per_channel(T, db, a.ndim)
+
+
+batch_norm.jvp = _batch_norm_jvp
+
+
 def group_norm(a, weight, bias, *, num_groups, eps=1e-5):
     # statistics over each group of C/G channels and the spatial axes, per sample: the batch norm rule on
     # a reshaped to (N, G, C/G, *spatial);  w̄, b̄ per channel
@@ -102,10 +149,29 @@ def group_norm(a, weight, bias, *, num_groups, eps=1e-5):
     return x_hat * w + _channel(bias, a.ndim), vjp
 
 
+def _group_norm_jvp(T, y, a, weight, bias, da, dw, db, *, num_groups, eps=1e-5):
+    # y = x̂ w + b, x̂ over each group's channels and the spatial axes (a reshaped to (N, G, C/G, ...)):
+    # dy = dx̂ w + x̂ dw + db
+    n, c = a.shape[:2]
+    grouped = (n, num_groups, c // num_groups) + a.shape[2:]
+    axes = tuple(range(2, len(grouped)))
+    x_hat, dx_hat = _normalise_tangent(T, T.reshape(a, shape=grouped), T.reshape(da, shape=grouped), axes, eps)
+    x_hat, dx_hat = T.reshape(x_hat, shape=a.shape), T.reshape(dx_hat, shape=a.shape)
+    return dx_hat * _per_channel(T, weight, a.ndim) + x_hat * _per_channel(T, dw, a.ndim) + _per_channel(T, db, a.ndim)
+
+
+group_norm.jvp = _group_norm_jvp
+
+
 def dropout(a, mask, *, p=0.5):
     # y = a·m/(1 - p) with a given mask m (data):  ā = ḡ·m/(1 - p); the mask gets no gradient
     scale = mask / (1 - p)
     return a * scale, lambda g: (g * scale, np.zeros_like(mask))
+
+
+# d(a·m/(1 - p)) = da·m/(1 - p): the mask is data (no tangent), a constant of the rule
+dropout.jvp = lambda T, y, a, mask, da, dmask, *, p=0.5: da * T.constant(
+    np.asarray(mask.value / (1 - p)).astype(da.dtype))
 
 
 # ---------------------------------------------------------------- convolution
@@ -188,9 +254,20 @@ def _conv(x, w, b, transposed, stride, padding, dilation, groups, output_padding
     return y, vjp
 
 
+def _conv_jvp(T, y, a, weight, bias, da, dw, db, **attrs):
+    # y = conv(x, W) + b, bilinear in (x, W) and linear in b:  dy = conv(dx, W) + conv(x, dW) + db
+    #   = op(dx, W, db) + op(x, dW, 0)   (the op itself, its bias slot carrying db once)
+    conv = getattr(T, y.op)
+    zero = T.constant(np.zeros(bias.shape, dtype=a.dtype))
+    return conv(da, weight, db, **attrs) + conv(a, dw, zero, **attrs)
+
+
 def conv1d(a, weight, bias, *, stride=1, padding=0, dilation=1, groups=1):
     # y = Σ x·T·W + b (see the module):  x̄ = Σ ḡ·T·W (the transposed conv),  W̄ = Σ ḡ·T·x,  b̄ = Σ ḡ
     return _conv(a, weight, bias, False, stride, padding, dilation, groups)
+
+
+conv1d.jvp = _conv_jvp  # dy = conv1d(dx, W, db) + conv1d(x, dW, 0)
 
 
 def conv2d(a, weight, bias, *, stride=1, padding=0, dilation=1, groups=1):
@@ -198,10 +275,16 @@ def conv2d(a, weight, bias, *, stride=1, padding=0, dilation=1, groups=1):
     return _conv(a, weight, bias, False, stride, padding, dilation, groups)
 
 
+conv2d.jvp = _conv_jvp  # dy = conv2d(dx, W, db) + conv2d(x, dW, 0)
+
+
 def conv_transpose2d(a, weight, bias, *, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     # the adjoint of conv2d in its input: y = Σ x·T₁·T₂·W + b read backwards;  x̄ = conv2d(ḡ) (the forward conv),
     # W̄ = Σ ḡ·T₁·T₂·x,  b̄ = Σ ḡ
     return _conv(a, weight, bias, True, stride, padding, dilation, groups, output_padding)
+
+
+conv_transpose2d.jvp = _conv_jvp  # dy = conv_transpose2d(dx, W, db) + conv_transpose2d(x, dW, 0)
 
 
 # ---------------------------------------------------------------- pooling
@@ -217,9 +300,8 @@ def windows(h, w, kernel, stride):
     return rows[:, :, None, None], cols[None, None, :, :]
 
 
-def max_pool2d(a, *, kernel_size, stride=None):
-    # y = max over each window:  x̄ receives ḡ at the window's first maximum (row-major), added up where
-    # windows overlap; a tie's other elements get 0 (one subgradient of max)
+def _first_maxima(a, kernel_size, stride):
+    """(y, index): each window's maximum and the index tuple of a picking it (its first maximum, row-major)."""
     rows, cols = windows(a.shape[-2], a.shape[-1], kernel_size, stride)
     win = a[..., rows, cols]  # (N, C, OH, KH, OW, KW)
     flat = np.moveaxis(win, -3, -2).reshape(win.shape[:-4] + (win.shape[-4], win.shape[-2], -1))
@@ -228,15 +310,27 @@ def max_pool2d(a, *, kernel_size, stride=None):
     kw = win.shape[-1]
     r = rows[:, :, 0, 0][np.arange(first.shape[-2])[:, None], first // kw]  # the input row of each maximum
     c = cols[0, 0][np.arange(first.shape[-1])[None, :], first % kw]  # and its column
+    lead = np.indices(first.shape[:-2])
+    lead = tuple(np.broadcast_to(ix[..., None, None], first.shape) for ix in lead)
+    return y, lead + (r, c)
+
+
+def max_pool2d(a, *, kernel_size, stride=None):
+    # y = max over each window:  x̄ receives ḡ at the window's first maximum (row-major), added up where
+    # windows overlap; a tie's other elements get 0 (one subgradient of max)
+    y, index = _first_maxima(a, kernel_size, stride)
 
     def vjp(g):
         out = np.zeros_like(a, dtype=g.dtype)
-        lead = np.indices(first.shape[:-2])
-        lead = tuple(np.broadcast_to(ix[..., None, None], first.shape) for ix in lead)
-        np.add.at(out, lead + (r, c), g)  # overlapping windows add
+        np.add.at(out, index, g)  # overlapping windows add
         return (out,)
 
     return y, vjp
+
+
+# d max(window) = dx at the window's first maximum (the backward's choice at a tie; which element is the
+# maximum is piecewise constant, so the index is data of the rule)
+max_pool2d.jvp = lambda T, y, a, da, *, kernel_size, stride=None: da[_first_maxima(a.value, kernel_size, stride)[1]]
 
 
 def avg_pool2d(a, *, kernel_size, stride=None):
@@ -255,6 +349,9 @@ def avg_pool2d(a, *, kernel_size, stride=None):
     return y, vjp
 
 
+avg_pool2d.linear = True  # d mean(window) = mean of dx over the window
+
+
 # ---------------------------------------------------------------- embedding
 
 
@@ -269,3 +366,7 @@ def embedding(indices, weight):
         return np.zeros_like(indices), gw
 
     return weight[idx], vjp
+
+
+# d W[indices] = dW[indices]  (the indices are data: no tangent)
+embedding.jvp = lambda T, y, indices, weight, dindices, dweight: T.embedding(indices, dweight)

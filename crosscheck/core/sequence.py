@@ -8,6 +8,9 @@ Two kinds of thing live here:
   LSTM and GRU unrolled over T steps with backpropagation through time. The catalogue's ``handwritten``
   backend runs these.
 
+Forward mode: the tape op's rule (``scaled_dot_product_attention.jvp``, see ``tape.tangent_of``) is written with
+the tape's ops on tensors, so the H·v sweep (reverse over forward) differentiates it.
+
 Shapes: attention takes (..., L, E) queries and (..., S, E) keys and values; the recurrent models take
 x of shape (B, T, I) and return every hidden state, (B, T, H).
 """
@@ -56,6 +59,24 @@ def scaled_dot_product_attention(q, k, v, *, causal=False):
     # O = softmax(q kᵀ·s) v: dv = Pᵀg, dS = P ⊙ (g vᵀ - Σ_j P·(g vᵀ)), dq = s·dS k, dk = s·dSᵀ q (attention_backward)
     out, cache = attention_forward(q, k, v, causal)
     return out, lambda g: attention_backward(q, k, v, cache, g)
+
+
+def _attention_jvp(T, y, q, k, v, dq, dk, dv, *, causal=False):
+    # S = s·q kᵀ (masked), P = softmax(S), O = P v:  dS = s (dq kᵀ + q dkᵀ),  dP = P ⊙ (dS - Σ_j P dS) (the
+    # softmax's Jacobian; 0 at a masked entry, where P = 0),  dO = dP v + P dv   (P recomputed on the tape)
+    scale = float(np.asarray(1 / np.sqrt(q.shape[-1]), dtype=q.dtype))  # the forward's scale, rounded alike
+    swap = lambda x: T.transpose(x, axes=tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2))  # noqa: E731
+    s = (q @ swap(k)) * scale
+    if causal:  # the forward's mask: query i sees keys j ≤ i
+        allowed = np.tril(np.ones(s.shape[-2:], dtype=bool))
+        s = T.where(T.constant(allowed), s, T.constant(np.full(s.shape[-2:], -np.inf, dtype=s.dtype)))
+    p = T.softmax(s, axis=-1)
+    ds = (dq @ swap(k) + q @ swap(dk)) * scale
+    dp = p * (ds - T.sum(p * ds, axis=-1, keepdims=True))
+    return dp @ v + p @ dv
+
+
+scaled_dot_product_attention.jvp = _attention_jvp
 
 
 # ---------------------------------------------------------------- multi-head attention
