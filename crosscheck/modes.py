@@ -34,6 +34,8 @@ MODES = ("rev", "fwd", "hvp")
 #: what each mode's rows compare, for messages and the report
 MEANING = {"rev": "the gradient Jᵀu", "fwd": "J·v, the output's derivative along a seeded ±1 tangent of the input",
            "hvp": "H·v, the objective's Hessian times a seeded ±1 tangent over all inputs"}
+#: the hvp reference's smallest step, relative to the inputs' scale (see hvp_reference)
+HVP_FLOOR = 2.0**-40
 #: the transpose identity's allowance: this many times the tolerance's rtol times the sums of |terms|
 TRANSPOSE_SLACK = 4.0
 
@@ -164,7 +166,10 @@ def _hvp_reference(case, reference):
     f0 = float64_gradient(case, point)
     m = f0.size
     h = float(base_steps(np.array(top)))
-    floor = float(4 * np.spacing(top)) if top else 0.0
+    # the ladder stops at HVP_FLOOR of the inputs' scale: below it the gradient's round-off (eps·|g|/h) swamps any
+    # difference, and a jump in the gradient can hide (an eigen- or singular-value solver handed a matrix within
+    # rounding of a tie returns the diagonal case, smooth in t: svdvals at a repeated singular value)
+    floor = max(float(4 * np.spacing(top)) if top else 0.0, HVP_FLOOR * max(top, 1.0))
     memo = {}
 
     def at(o):
