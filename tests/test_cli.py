@@ -31,7 +31,9 @@ def test_run_on_a_user_folder(tmp_path, capsys):
     assert main(["run", "--cases", str(USER_CASES), "--backend", "core", "--backend", "handwritten",
                  "--results", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert out.count("swish") >= 4 and "4 pass" in out
+    # the core in three modes (gradient, J·v, H·v), the hand-written backward in one, each in two dtypes
+    assert out.count("swish") >= 8 and "8 rows: 8 pass" in out
+    assert " fwd " in out and " hvp " in out
     assert (tmp_path / "run.csv").read_text().startswith("case,param,backend,dtype")
     assert "| swish |" in (tmp_path / "run.md").read_text()
 
