@@ -135,8 +135,9 @@ def var(a, *, axis=None, ddof=0, keepdims=False):
 
 
 # dv = 2 Σ (a - ā) da / (n - ddof)   (the mean is on the tape: its own derivative gives the Hessian's -11ᵀ/n)
-var.jvp = lambda T, y, a, da, *, axis=None, ddof=0, keepdims=False: \
-    T.sum((a - T.mean(a, axis=axis, keepdims=True)) * da, axis=axis, keepdims=keepdims) * (2.0 / (_count(a, axis) - ddof))
+var.jvp = lambda T, y, a, da, *, axis=None, ddof=0, keepdims=False: T.sum(
+    (a - T.mean(a, axis=axis, keepdims=True)) * da, axis=axis, keepdims=keepdims
+) * (2.0 / (_count(a.value, axis) - ddof))
 
 
 def std(a, *, axis=None, ddof=0, keepdims=False):
@@ -161,7 +162,7 @@ def _std_jvp(T, y, a, da, *, axis=None, ddof=0, keepdims=False):
     live = y.value != 0
     safe = T.where(T.constant(live), y, T.constant(np.ones(y.shape, dtype=y.dtype)))
     dot = T.sum((a - T.mean(a, axis=axis, keepdims=True)) * da, axis=axis, keepdims=keepdims)
-    return dot / (safe * float(_count(a, axis) - ddof)) * T.constant(live.astype(y.dtype))
+    return dot / (safe * float(_count(a.value, axis) - ddof)) * T.constant(live.astype(y.dtype))
 
 
 std.jvp = _std_jvp
@@ -322,7 +323,7 @@ def _median_jvp(T, y, a, da, *, axis=None):
     # d median = da at the middle order statistic (the stable order's, as the backward); the position is
     # piecewise constant
     if axis is None:
-        return da.reshape(-1)[int(np.argsort(a.value.reshape(-1), kind="stable")[a.size // 2])]
+        return da.reshape(-1)[int(np.argsort(a.value.reshape(-1), kind="stable")[a.value.size // 2])]
     order = np.argsort(a.value, axis=axis, kind="stable")
     mid = np.take(order, [a.shape[axis] // 2], axis=axis)
     return T.squeeze(T.take_along_axis(da, T.constant(mid), axis=axis), axis=axis)
