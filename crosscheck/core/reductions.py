@@ -72,7 +72,7 @@ min.jvp = _extreme_jvp  # d min = the mean of da over the tied minima
 
 
 def _to_last(T, t, axis):
-    """A tape tensor with ``axis`` moved last (flattened when axis is None), and the permutation used."""
+    """A tape tensor with ``axis`` moved last (flattened when axis is None)."""
     if axis is None:
         return t.reshape(-1)
     perm = [i for i in range(t.ndim) if i != axis % t.ndim] + [axis % t.ndim]
