@@ -1,4 +1,6 @@
-"""Losses, each a scalar op with its hand-derived backward (same form as ``ops``)."""
+"""Losses, each a scalar op with its hand-derived backward (same form as ``ops``), and its forward-mode rule
+``op.jvp(T, y, *arrays, *tangents, **attrs)`` computed with the tape's ops (see ``ops`` and ``tape.tangent_of``).
+Labels and masks are data: piecewise-constant numpy, the only values a rule reads from ``.value``."""
 
 from __future__ import annotations
 
@@ -18,6 +20,16 @@ def mean_squared_error(pred, target):
     return y, vjp
 
 
+# dL = (2/n) Σ (p - t)(dp - dt)
+mean_squared_error.jvp = lambda T, y, p, t, dp, dt: ((p - t) * (dp - dt)).sum() * (2.0 / _size(p, t))
+
+
+def _size(*tensors):
+    """How many elements the broadcast of ``tensors`` has (a loss's n)."""
+    shape = np.broadcast_shapes(*(t.shape for t in tensors))
+    return int(np.prod(shape)) if shape else 1
+
+
 def binary_cross_entropy(p, y):
     # L = -(1/n) Σ [y log p + (1 - y) log(1 - p)]   on probabilities p in (0, 1):
     # dL/dp = (p - y) / (p (1 - p)) / n,   dL/dy = (log(1 - p) - log p) / n
@@ -31,6 +43,14 @@ def binary_cross_entropy(p, y):
         return g * (p - y) / (p * (1 - p)) / n, np.broadcast_to(g * (log_q - log_p) / n, shape)
 
     return value, vjp
+
+
+def _bce_jvp(T, out, p, y, dp, dy):
+    # dL = (1/n) Σ [(p - y)/(p(1 - p)) dp + (log(1 - p) - log p) dy]
+    return ((p - y) / (p * (1 - p)) * dp + (T.log1p(-p) - T.log(p)) * dy).sum() / _size(p, y)
+
+
+binary_cross_entropy.jvp = _bce_jvp
 
 
 def log_softmax(z, axis=-1):
@@ -59,6 +79,21 @@ def softmax_cross_entropy(logits, target):
     return value, vjp
 
 
+def _sce_jvp(T, out, z, y, dz, dy):
+    # d log softmax(z) = dz - Σ_k softmax(z)_k dz_k (over the last axis), so
+    # dL = -(1/m) Σ [dy · log softmax(z) + y · (dz - Σ_k p_k dz_k)]   (over the broadcast of z and y)
+    shape = np.broadcast_shapes(z.shape, y.shape)
+    zb = z if z.shape == shape else T.broadcast_to(z, shape=shape)
+    logp = T.log_softmax(zb, axis=-1)
+    p = T.exp(logp)
+    m = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+    dlogp = dz - T.sum(p * dz, axis=-1, keepdims=True)
+    return -((dy * logp).sum() + (y * dlogp).sum()) / m
+
+
+softmax_cross_entropy.jvp = _sce_jvp
+
+
 # ---------------------------------------------------------------- losses of real networks
 # Labels (class indices) are data: handed in as arrays of integers (or integer-valued floats), no gradient.
 
@@ -81,6 +116,19 @@ def binary_cross_entropy_with_logits(z, y):
     return value, vjp
 
 
+# dL = (1/n) Σ [(σ(z) - y) dz - z dy]
+binary_cross_entropy_with_logits.jvp = lambda T, out, z, y, dz, dy: \
+    ((T.sigmoid(z) - y) * dz - z * dy).sum() / _size(z, y)
+
+
+def _onehot(labels, like):
+    """onehot(labels) over ``like``'s last axis, in its dtype (data: a constant of the rule)."""
+    lab = _labels(labels.value)
+    hot = np.zeros(like.shape, dtype=like.dtype)
+    np.put_along_axis(hot, lab[..., None], 1, -1)
+    return hot
+
+
 def cross_entropy(logits, labels):
     # L = -(1/m) Σ_rows log softmax(z)[label]:  dL/dz = (softmax(z) - onehot(label)) / m
     lab = _labels(labels)
@@ -96,6 +144,16 @@ def cross_entropy(logits, labels):
     return -np.sum(picked) / m, vjp
 
 
+def _ce_jvp(T, out, z, labels, dz, dlabels):
+    # dL = -(1/m) Σ_rows (dz[label] - Σ_k softmax(z)_k dz_k) = (1/m) Σ (softmax(z) - onehot) · dz;
+    # labels are data (no tangent)
+    m = int(np.prod(z.shape[:-1])) if z.ndim > 1 else 1
+    return ((T.softmax(z, axis=-1) - T.constant(_onehot(labels, z))) * dz).sum() / m
+
+
+cross_entropy.jvp = _ce_jvp
+
+
 def nll(logp, labels):
     # L = -(1/m) Σ_rows logp[label]:  dL/dlogp = -onehot(label) / m
     lab = _labels(labels)
@@ -109,12 +167,25 @@ def nll(logp, labels):
     return -np.sum(np.take_along_axis(logp, lab[..., None], -1)) / m, vjp
 
 
+def _nll_jvp(T, out, logp, labels, dlogp, dlabels):
+    # linear in logp: dL = -(1/m) Σ_rows dlogp[label]  (labels are data)
+    m = int(np.prod(logp.shape[:-1])) if logp.ndim > 1 else 1
+    return -(dlogp * T.constant(_onehot(labels, logp))).sum() / m
+
+
+nll.jvp = _nll_jvp
+
+
 def l1(pred, target):
     # L = (1/n) Σ |p - t|:  dL/dp = sign(p - t)/n (0 where p = t: the subgradient of least norm, as torch),
     # dL/dt = -dL/dp
     d = pred - target
     n = d.size
     return np.mean(np.abs(d)), lambda g: (g * np.sign(d) / n, -g * np.sign(d) / n)
+
+
+# dL = (1/n) Σ sign(p - t)(dp - dt)   (sign is piecewise constant data; 0 at p = t, as the backward)
+l1.jvp = lambda T, y, p, t, dp, dt: ((dp - dt) * T.constant(np.sign(p.value - t.value))).sum() / _size(p, t)
 
 
 def huber(pred, target, *, delta=1.0):
@@ -127,6 +198,18 @@ def huber(pred, target, *, delta=1.0):
     return value, lambda g: (g * np.clip(d, -delta, delta) / n, -g * np.clip(d, -delta, delta) / n)
 
 
+def _clipped(T, d, bound, inside):
+    """clip(d, -bound, bound) on the tape: d where ``inside`` (a mask), ±bound beyond (constants)."""
+    mask = inside(np.abs(d.value), bound)
+    beyond = np.where(mask, 0, bound * np.sign(d.value)).astype(d.dtype)
+    return d * T.constant(mask.astype(d.dtype)) + T.constant(beyond)
+
+
+# dL = (1/n) Σ clip(d, -δ, δ)(dp - dt), d = p - t  (the clip's slope at |d| = δ is 1, the ≤ of the forward)
+huber.jvp = lambda T, y, p, t, dp, dt, *, delta=1.0: \
+    (_clipped(T, p - t, delta, np.less_equal) * (dp - dt)).sum() / _size(p, t)
+
+
 def smooth_l1(pred, target, *, beta=1.0):
     # per element ½d²/β for |d| < β, |d| - ½β beyond = huber(δ=β)/β:  dL/dp = clip(d/β, -1, 1)/n
     d = pred - target
@@ -136,12 +219,31 @@ def smooth_l1(pred, target, *, beta=1.0):
     return value, lambda g: (g * np.clip(d / beta, -1, 1) / n, -g * np.clip(d / beta, -1, 1) / n)
 
 
+# dL = (1/n) Σ clip(d/β, -1, 1)(dp - dt), d = p - t  (slope 1/β strictly inside |d| < β, as the forward)
+smooth_l1.jvp = lambda T, y, p, t, dp, dt, *, beta=1.0: \
+    (_clipped(T, p - t, beta, np.less) * (dp - dt)).sum() / (beta * _size(p, t))
+
+
 def kl_div(log_q, p):
     # KL(p ‖ q) per row, averaged over rows ("batchmean"): L = (1/m) Σ p (log p - log q), with 0·log 0 = 0;
     # dL/dlog_q = -p/m;  p is data here (a target distribution)
     m = log_q.shape[0] if log_q.ndim > 1 else 1
     plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0)
     return np.sum(plogp - p * log_q) / m, lambda g: (np.broadcast_to(-g * p / m, np.shape(log_q)), None)
+
+
+def _kl_jvp(T, out, log_q, p, dlog_q, dp):
+    # dL = (1/m) Σ [-p dlog_q + (log p + 1 - log q) dp], the dp term only where p > 0 (p is data: its
+    # tangent is zero in the catalogue; where p = 0 the one-sided derivative of p log p is -inf and 0 is taken)
+    m = log_q.shape[0] if log_q.ndim > 1 else 1
+    live = T.constant(p.value > 0)
+    safe_p = T.where(live, p, T.constant(np.ones(p.shape, dtype=p.dtype)))
+    coef = T.where(live, T.log(safe_p) + 1 - log_q, T.constant(np.zeros(np.broadcast_shapes(p.shape, log_q.shape),
+                                                                         dtype=log_q.dtype)))
+    return ((coef * dp).sum() - (p * dlog_q).sum()) / m
+
+
+kl_div.jvp = _kl_jvp
 
 
 def cosine_similarity(a, b, *, axis=-1, eps=1e-8):
@@ -160,3 +262,27 @@ def cosine_similarity(a, b, *, axis=-1, eps=1e-8):
         return da, db
 
     return np.squeeze(c, axis), vjp
+
+
+def _clamped_norm(T, a, axis, eps):
+    """(max(‖a‖, ε) on the tape, the mask ‖a‖ > ε): the square root is taken only where the norm is live (its
+    reverse sweep never divides by a zero norm)."""
+    sq = T.sum(a * a, axis=axis, keepdims=True)
+    live = np.sqrt(sq.value) > eps
+    norm = T.sqrt(T.where(T.constant(live), sq, T.constant(np.ones(sq.shape, dtype=sq.dtype))))
+    return T.where(T.constant(live), norm, T.constant(np.full(sq.shape, eps, dtype=sq.dtype))), live
+
+
+def _cosine_jvp(T, y, a, b, da, db, *, axis=-1, eps=1e-8):
+    # c = a·b / (na nb), na = max(‖a‖, ε):  dc = (da·b + a·db)/(na nb) - c (dna/na + dnb/nb),
+    # dna = a·da / na where ‖a‖ > ε, 0 where the norm is clamped to ε (the backward's convention)
+    na, live_a = _clamped_norm(T, a, axis, eps)
+    nb, live_b = _clamped_norm(T, b, axis, eps)
+    c = T.expand_dims(y, axis=axis)
+    dna = T.sum(a * da, axis=axis, keepdims=True) / na * T.constant(live_a.astype(na.dtype))
+    dnb = T.sum(b * db, axis=axis, keepdims=True) / nb * T.constant(live_b.astype(nb.dtype))
+    ddot = T.sum(da * b + a * db, axis=axis, keepdims=True)
+    return T.squeeze(ddot / (na * nb) - c * (dna / na + dnb / nb), axis=axis)
+
+
+cosine_similarity.jvp = _cosine_jvp

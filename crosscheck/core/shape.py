@@ -2,6 +2,10 @@
 
 They move, copy or pick values without changing them, so each backward sends every upstream gradient
 back to the element it came from, adding where one element was used several times (a scatter-add).
+
+Forward mode: moving values is linear, so most of these are marked ``op.linear = True`` (the tangent is the op
+applied to the tangents); an op with integer data among its arrays (take_along_axis) or a constant it adds (pad)
+has its own ``op.jvp``, and einsum is ``op.multilinear`` (see ``ops`` and ``tape.tangent_of``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ def getitem(a, *, index):
     return a[index], vjp
 
 
+getitem.linear = True  # d a[index] = da[index]: picking elements is linear
+
+
 def take_along_axis(a, indices, *, axis):
     # y = a[..., idx, ...] along axis: da = g scattered back to the picked positions (repeats add)
     idx = np.asarray(indices).astype(np.intp)
@@ -45,6 +52,10 @@ def take_along_axis(a, indices, *, axis):
     return np.take_along_axis(a, idx, axis), vjp
 
 
+# d take(a, idx) = take(da, idx): linear in a; the indices are integer data (their tangent is ignored)
+take_along_axis.jvp = lambda T, y, a, indices, da, dindices, *, axis: T.take_along_axis(da, indices, axis=axis)
+
+
 def concatenate(*arrays, axis=0):
     # the gradient is cut back into the pieces at the same offsets
     y = np.concatenate(arrays, axis=axis)
@@ -52,10 +63,16 @@ def concatenate(*arrays, axis=0):
     return y, lambda g: tuple(np.split(g, cuts, axis=axis))
 
 
+concatenate.linear = True  # d concat(a, b, ...) = concat(da, db, ...)
+
+
 def stack(*arrays, axis=0):
     # stacking adds an axis: piece k's gradient is the slice k along it
     y = np.stack(arrays, axis=axis)
     return y, lambda g: tuple(np.moveaxis(g, axis, 0))
+
+
+stack.linear = True  # d stack(a, b, ...) = stack(da, db, ...)
 
 
 def pad(a, *, pad_width, value=0.0):
@@ -66,12 +83,22 @@ def pad(a, *, pad_width, value=0.0):
     return y, lambda g: (g[middle],)
 
 
+# d pad(a, value) = pad(da, 0): the padding is a constant (affine, so not `linear` unless value = 0)
+pad.jvp = lambda T, y, a, da, *, pad_width, value=0.0: T.pad(da, pad_width=pad_width, value=0.0)
+
+
 def squeeze(a, *, axis):
     return np.squeeze(a, axis), lambda g: (np.reshape(g, a.shape),)  # no values move: reshape back
 
 
+squeeze.linear = True  # d squeeze(a) = squeeze(da)
+
+
 def expand_dims(a, *, axis):
     return np.expand_dims(a, axis), lambda g: (np.reshape(g, a.shape),)  # no values move: reshape back
+
+
+expand_dims.linear = True  # d expand_dims(a) = expand_dims(da)
 
 
 def broadcast_to(a, *, shape):
@@ -79,8 +106,14 @@ def broadcast_to(a, *, shape):
     return np.broadcast_to(a, shape), lambda g: (g,)
 
 
+broadcast_to.linear = True  # d broadcast(a) = broadcast(da): every copy moves with its original
+
+
 def flip(a, *, axis):
     return np.flip(a, axis), lambda g: (np.flip(g, axis),)  # a permutation that is its own inverse
+
+
+flip.linear = True  # d flip(a) = flip(da)
 
 
 def tile(a, *, reps):
@@ -98,6 +131,9 @@ def tile(a, *, reps):
     return y, vjp
 
 
+tile.linear = True  # d tile(a) = tile(da)
+
+
 def repeat(a, *, repeats, axis):
     # each element repeated `repeats` times along axis: da = the sum of its copies
     y = np.repeat(a, repeats, axis=axis)
@@ -110,6 +146,9 @@ def repeat(a, *, repeats, axis):
     return y, vjp
 
 
+repeat.linear = True  # d repeat(a) = repeat(da)
+
+
 def index_add(a, source, *, index):
     # y = a, then y[index[k]] += source[k] along axis 0 (repeated indices add up):
     # da = g,  dsource[k] = g[index[k]]
@@ -117,6 +156,9 @@ def index_add(a, source, *, index):
     y = np.array(a, dtype=np.result_type(a, source))
     np.add.at(y, idx, source)
     return y, lambda g: (g, g[idx])
+
+
+index_add.linear = True  # y = a + scatter(source) is linear in (a, source) together: dy = index_add(da, dsource)
 
 
 def einsum(*operands, subscripts):
@@ -139,3 +181,6 @@ def einsum(*operands, subscripts):
         return tuple(out)
 
     return y, vjp
+
+
+einsum.multilinear = True  # linear in each operand: d einsum(A, B) = einsum(dA, B) + einsum(A, dB)
