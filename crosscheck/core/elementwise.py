@@ -1,4 +1,5 @@
-"""Element-wise ops beyond the first 22: each forward beside its hand-derived backward (same form as ``ops``).
+"""Element-wise ops beyond the first 22: each forward beside its hand-derived backward (same form as ``ops``),
+and after each op its forward-mode rule ``op.jvp`` with the derivation in its comment (see ``tape.tangent_of``).
 
 At a point where the derivative does not exist the rule returns one subgradient, said in its comment
 (the conventions table in the README compares it with torch's and jax's).
@@ -424,7 +425,7 @@ def elu(a, *, alpha=1.0):
     return np.where(a > 0, a, neg), lambda g: (g * np.where(a > 0, 1, neg + alpha),)
 
 
-# d elu a = da for a > 0, α e^a da = (y + α) da for a ≤ 0
+# d elu a = da for a > 0, α e^a da = (y + α) da for a ≤ 0 (α at a = 0, the left side, as the backward)
 elu.jvp = lambda T, y, a, da, *, alpha=1.0: T.where(T.constant(a.value > 0), da, da * (y + alpha))
 
 
@@ -517,7 +518,8 @@ def hardtanh(a, *, min_val=-1.0, max_val=1.0):
 
 
 # d clip(a, min, max) = da strictly inside, else 0 (0 at both kinks, as the backward; a mask)
-hardtanh.jvp = lambda T, y, a, da, *, min_val=-1.0, max_val=1.0: da * _mask(T, (a.value > min_val) & (a.value < max_val), da)
+hardtanh.jvp = lambda T, y, a, da, *, min_val=-1.0, max_val=1.0: da * _mask(
+    T, (a.value > min_val) & (a.value < max_val), da)
 
 
 def hard_sigmoid(a):
