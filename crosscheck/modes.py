@@ -183,7 +183,7 @@ def _hvp_reference(case, reference):
         return np.array([at(float(o))[int(i)] for i, o in zip(np.asarray(k), offsets)])
 
     with np.errstate(all="ignore"):
-        est = estimate_derivatives(evaluate, f0, np.full(m, h), min_step=np.full(m, floor))
+        est = estimate_derivatives(evaluate, f0, np.full(m, h), min_step=np.full(m, floor), fscale=_finite_max(f0))
     refs, start = {}, 0
     from .numerical import Estimate
 
@@ -196,6 +196,54 @@ def _hvp_reference(case, reference):
         refs[p] = _from_estimate(part, point[p].shape)
         start += n
     return refs, v
+
+
+def _finite_max(a):
+    a = np.abs(np.asarray(a, dtype=np.float64))
+    return float(np.max(a[np.isfinite(a)], initial=0.0))
+
+
+def _scaled_tolerance(case, dtype, pref, scale=None):
+    """The case with the tolerance of a fwd or hvp row: atol grows by rtol × the scale of the whole vector (J·v
+    of the row; H·v over every input). J·v and H·v are each one computation whose round-off is shared by all
+    its elements, so an element far below the vector's largest carries the rounding of the largest (a float32
+    H·v of a depth-20 residual stack: max |H·v| = 67, errors 6e-5 on elements of 2e-3, a millionth of the
+    scale); the gradient's own rows are per element, as before."""
+    import dataclasses
+
+    from .compare import ORACLE_TOLERANCE, Tolerance
+
+    base = case.tolerance(dtype)
+    if dtype == "float64" and dtype not in case.tolerances and pref.oracle is not None and pref.oracle.size \
+            and pref.oracle.all():
+        base = ORACLE_TOLERANCE
+    scale = _finite_max(pref.grad) if scale is None else scale
+    return dataclasses.replace(case, tolerances={**case.tolerances,
+                                                 dtype: Tolerance(atol=base.atol + base.rtol * scale, rtol=base.rtol)})
+
+
+def _kinks_alone(case, param, backend, dtype, got, pref, probe, others, row):
+    """A failing row whose only offending elements are kinks along the tangent, each outside [left, right]:
+    where several kinks meet, a valid generalised derivative times v need not lie between the one-sided slopes
+    along v (the XOR MLP at the input (0, 0): four ReLUs at 0 at once) — unjudged, with the reason, not fail.
+    Anything else outside its tolerance keeps the row failing."""
+    from .runner import _judge_central
+
+    smooth = ParamReference("central")
+    for name in ("grad", "error", "right", "left", "right_error", "left_error", "oracle", "sources", "estimate"):
+        setattr(smooth, name, getattr(pref, name))
+    g = np.asarray(got, dtype=np.float64)
+    smooth.grad = np.where(pref.kink, g, pref.grad)
+    smooth.error = np.where(pref.kink, 0.0, pref.error)
+    smooth.kink = np.zeros_like(pref.kink)
+    again = _judge_central(case, param, backend, dtype, got, smooth, probe, others)
+    if again.verdict == "fail":
+        return row
+    row.verdict = "unjudged"
+    row.message = (f"{row.message}; every other element is within tolerance, and the kinks along the tangent are "
+                   f"{int(pref.kink.sum())}: where several meet, a valid generalised derivative need not lie between "
+                   f"the one-sided slopes along v, so only a joint check could tell")
+    return row
 
 
 def _read_only(point):
@@ -248,10 +296,13 @@ def judge_modes(case, dtype, backends, reference, evaluations, rev_rows, modes, 
     def error_rows(mode, backend, verdict, message):
         return [Row(case.name, p, backend, dtype, verdict, mode=mode, message=message) for p in case.wrt]
 
-    def judged(mode, backend, param, got, pref, extra=""):
+    def judged(mode, backend, param, got, pref, extra="", scale=None):
         others = np.zeros(pref.grad.shape, bool)
+        mine = _scaled_tolerance(case, dtype, pref, scale)
         try:
-            row = _judge_central(case, param, backend, dtype, got, pref, probe, others)
+            row = _judge_central(mine, param, backend, dtype, got, pref, probe, others)
+            if row.verdict == "fail" and pref.kink.any():
+                row = _kinks_alone(mine, param, backend, dtype, got, pref, probe, others, row)
         except Exception as exc:
             return Row(case.name, param, backend, dtype, "error", mode=mode,
                        message=f"case {case.name!r}, {mode} of {param!r}, backend {backend}, dtype {dtype}: could not "
@@ -313,6 +364,7 @@ def judge_modes(case, dtype, backends, reference, evaluations, rev_rows, modes, 
                 rows.extend(error_rows("hvp", b.name, "unjudged", msg))
             refs = None
         if refs is not None:
+            hvp_scale = max((_finite_max(refs[p].grad) for p in case.wrt), default=0.0)
             for b in able["hvp"]:
                 try:
                     got = _timed(spent, b.name, lambda: b.hvp(case, _read_only(point), dtype,
@@ -330,7 +382,7 @@ def judge_modes(case, dtype, backends, reference, evaluations, rev_rows, modes, 
                                         message=f"case {case.name!r}, backend {b.name}: H·v for {param!r} has shape "
                                                 f"{g.shape}, the input {point[param].shape}"))
                         continue
-                    rows.append(judged("hvp", b.name, param, g, refs[param]))
+                    rows.append(judged("hvp", b.name, param, g, refs[param], scale=hvp_scale))
     rows = [_apply_expectation(case, r) for r in rows]
     for r in rows:
         r.tags = tuple(sorted(case.tags))

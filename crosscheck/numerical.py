@@ -259,11 +259,11 @@ def base_steps(x):
     return CENTRAL_STEP["float64"] * scale
 
 
-def _level(values, f0, h):
+def _level(values, f0, h, fscale=0.0):
     """The stencils of one level from f at [x+h/2, x-h/2, x+h, x-h, x+2h, x-2h] (rows of ``values``)."""
     ph, mh, p1, m1, p2, m2 = values
     fmax = np.max(np.abs(np.where(np.isfinite(values), values, 0.0)), axis=0)
-    fmax = np.maximum(fmax, np.where(np.isfinite(f0), np.abs(f0), 0.0))
+    fmax = np.maximum(np.maximum(fmax, np.where(np.isfinite(f0), np.abs(f0), 0.0)), fscale)
     eps = np.finfo(np.float64).eps
     noise = ROUNDOFF * eps * fmax / h
     c1, c2 = (p1 - m1) / (2 * h), (ph - mh) / h
@@ -290,7 +290,7 @@ def _scale(value, error):
     return float(np.max(np.abs(value[ok]))) if ok.any() else 0.0
 
 
-def estimate_derivatives(evaluate, f0, h0, *, ladder=LADDER_LEVELS, ratio=LADDER_RATIO, min_step=None):
+def estimate_derivatives(evaluate, f0, h0, *, ladder=LADDER_LEVELS, ratio=LADDER_RATIO, min_step=None, fscale=0.0):
     """Derivatives with error estimates along n directions (see the comment above).
 
     ``evaluate(k, offsets)`` returns f at x + offsets[j]·d_k for the directions ``k`` (an index array)
@@ -298,6 +298,9 @@ def estimate_derivatives(evaluate, f0, h0, *, ladder=LADDER_LEVELS, ratio=LADDER
     functions along one direction: the elements of a vector output, forward mode); ``h0`` the first step per
     direction;
     ``min_step`` (per direction), the smallest step that still moves x (4 ulps of it): the ladder stops there.
+    ``fscale``, the magnitude that sets the round-off of every f (default: each f's own values): for the
+    elements of one computed vector (a gradient, an output) their common scale, since a small element of it
+    carries the rounding of the large ones it was computed with.
     Returns an :class:`Estimate`.
     """
     h0 = np.asarray(h0, dtype=np.float64)
@@ -313,7 +316,7 @@ def estimate_derivatives(evaluate, f0, h0, *, ladder=LADDER_LEVELS, ratio=LADDER
         hk = h[todo]
         offsets = np.stack([hk / 2, -hk / 2, hk, -hk, 2 * hk, -2 * hk])  # (6, m)
         values = evaluate(np.tile(todo, 6), offsets.reshape(-1)).reshape(6, todo.size)
-        (cv, ce), (rv, re), (lv, le), fc, fr, fl, noise = _level(values, f0[todo] if np.ndim(f0) else f0, hk)
+        (cv, ce), (rv, re), (lv, le), fc, fr, fl, noise = _level(values, f0[todo] if np.ndim(f0) else f0, hk, fscale)
         est.levels[todo] = level + 1
         both = fr & fl
         split = both & (np.abs(rv - lv) > SPLIT_FACTOR * (re + le))

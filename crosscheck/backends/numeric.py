@@ -1145,7 +1145,9 @@ class NumericBackend(Backend):
             values = self.outputs(case, point, param, direction, uniq)
             return values[where.reshape(-1), np.asarray(k)]
 
-        est = estimate_derivatives(evaluate, f0, np.full(m, h), min_step=np.full(m, floor))
+        finite = np.abs(f0[np.isfinite(f0)])
+        est = estimate_derivatives(evaluate, f0, np.full(m, h), min_step=np.full(m, floor),
+                                   fscale=float(np.max(finite)) if finite.size else 0.0)
         return est, f0
 
     def complex_step_jvp(self, case, point, param, direction, shrink=1.0):
