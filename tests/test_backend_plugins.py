@@ -13,6 +13,12 @@ import pytest
 from crosscheck import backends, matrix, runner
 from crosscheck.cli import main
 
+
+def run_rev(*args, **kwargs):
+    """A run of the gradients' rows only (what these tests judge; J·v and H·v rows are tests/test_modes*.py's)."""
+    return runner.run(*args, modes=("rev",), **kwargs)
+
+
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"
 MINITAPE = "examples.minitape.crosscheck_backend:Minitape"
@@ -99,7 +105,7 @@ def test_a_backend_plugs_in_from_a_module_path_without_installing_anything(tmp_p
     lines = [line.split() for line in done.stdout.splitlines()]
     assert ["my_tanh", "x", "tanhonly", "float64"] == lines[2][:4] and lines[2][-1] == "pass"
     # the sigmoid case calls an op the engine lacks: skipped, naming the op, and the run still passes
-    assert ("skipped  my_sigmoid x tanhonly float64: case 'my_sigmoid': backend 'tanhonly' has no binding for op "
+    assert ("skipped  my_sigmoid x tanhonly float64 rev: case 'my_sigmoid': backend 'tanhonly' has no binding for op "
             "'sigmoid'") in done.stdout
 
 
@@ -145,7 +151,7 @@ def test_a_plugin_that_fails_to_load_is_a_bad_argument(tmp_path, capsys):
 
 
 def test_missing_ops_give_skipped_rows_naming_the_op(catalogue, minitape):
-    rows = runner.run([catalogue["cos"], catalogue["maximum_tie"], catalogue["tanh"]], backends=[minitape])
+    rows = run_rev([catalogue["cos"], catalogue["maximum_tie"], catalogue["tanh"]], backends=[minitape])
     by_case = {(r.case, r.param, r.dtype): r for r in rows}
     for dtype in ("float64", "float32"):
         cos = by_case[("cos", "x", dtype)]
@@ -156,7 +162,7 @@ def test_missing_ops_give_skipped_rows_naming_the_op(catalogue, minitape):
 
 
 def test_the_example_engine_runs_the_whole_catalogue_with_no_failure(catalogue, minitape):
-    rows = runner.run(list(catalogue.values()), backends=[minitape])
+    rows = run_rev(list(catalogue.values()), backends=[minitape])
     verdicts = {r.verdict for r in rows}
     # unjudged: the special points without a derivative (sign at 0, sqrt at 0), with the reason
     assert verdicts <= {"pass", "kink", "skipped", "unjudged"} and {"pass", "kink", "skipped"} <= verdicts, verdicts
@@ -177,7 +183,7 @@ def _wrong_tanh_minitape():
 
 def test_a_wrong_plugin_binding_is_caught(catalogue, minitape):
     wrong = _wrong_tanh_minitape()
-    rows = runner.run([catalogue["tanh"], catalogue["matmul"], catalogue["linear_tanh_layer"]], backends=[wrong()])
+    rows = run_rev([catalogue["tanh"], catalogue["matmul"], catalogue["linear_tanh_layer"]], backends=[wrong()])
     verdicts = {(r.case, r.dtype): r.verdict for r in rows}
     assert verdicts[("tanh", "float64")] == verdicts[("tanh", "float32")] == "fail"
     assert verdicts[("matmul", "float64")] == "pass"
@@ -207,7 +213,7 @@ def test_ops_of_a_case_are_its_own_calls_operators_included_and_kinks_noted(cata
 def test_the_matrix_of_the_example_engine(catalogue, minitape):
     core = backends.get("core")
     cases = list(catalogue.values())
-    rows = runner.run(cases, backends=[core, backends.get("handwritten"), minitape])
+    rows = run_rev(cases, backends=[core, backends.get("handwritten"), minitape])
     table, counts = matrix.conformance(cases, rows, [backends.get("numeric"), core, backends.get("handwritten"),
                                                      minitape])
     assert list(table.columns) == ["op", "cases", "core", "minitape"]  # no column for the reference, handwritten
@@ -257,7 +263,7 @@ def test_the_matrix_columns_of_tensorflow_and_autograd(catalogue, name):
     pytest.importorskip(name)
     cases = [catalogue[n] for n in ("op_abs__zero", "op_abs__random", "op_std__constant", "op_std__random",
                                     "op_tanh__zero")]
-    rows = runner.run(cases, backends=[name])
+    rows = run_rev(cases, backends=[name])
     table, counts = matrix.conformance(cases, rows, [backends.get(name)])
     cells = dict(zip(table["op"], table[name]))
     # abs at 0: TF's and autograd's 0 is a subgradient; std of a constant: NaN, a declared discrepancy

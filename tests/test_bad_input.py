@@ -20,6 +20,11 @@ GOOD = """
 """
 
 
+def run_rev(*args, **kwargs):
+    """A run of the gradients' rows only (what these tests judge; J·v and H·v rows are tests/test_modes*.py's)."""
+    return runner.run(*args, modes=("rev",), **kwargs)
+
+
 def folder_with(tmp_path, **files):
     for name, body in files.items():
         (tmp_path / f"{name}.py").write_text(textwrap.dedent(body))
@@ -29,7 +34,7 @@ def folder_with(tmp_path, **files):
 def run_folder(folder, backends=("core",), dtypes=("float64",)):
     errors = []
     cases = discover([folder], errors)
-    rows = runner.load_error_rows(errors) + runner.run(cases, backends=list(backends), dtypes=dtypes)
+    rows = runner.load_error_rows(errors) + run_rev(cases, backends=list(backends), dtypes=dtypes)
     return rows
 
 
@@ -91,7 +96,7 @@ class NanAtOne(CoreBackend):
 
 def test_a_gradient_nan_in_one_backend_only(tmp_path):
     (tmp_path / "good.py").write_text(textwrap.dedent(GOOD))
-    rows = runner.run(discover([tmp_path]), backends=["core", NanAtOne()], dtypes=("float64",))
+    rows = run_rev(discover([tmp_path]), backends=["core", NanAtOne()], dtypes=("float64",))
     verdicts = {r.backend: r for r in rows}
     assert verdicts["core"].verdict == "pass"
     leaky = verdicts["leaky"]
@@ -227,7 +232,7 @@ class NoTanh(CoreBackend):
 
 def test_an_op_a_backend_lacks(tmp_path):
     (tmp_path / "good.py").write_text(textwrap.dedent(GOOD))
-    rows = runner.run(discover([tmp_path]), backends=["core", NoTanh()], dtypes=("float64",))
+    rows = run_rev(discover([tmp_path]), backends=["core", NoTanh()], dtypes=("float64",))
     by = {r.backend: r for r in rows}
     assert by["core"].verdict == "pass"
     # a young engine's missing op is no error: skipped, naming the op (issue 12), and the run does not fail
@@ -246,7 +251,7 @@ class NoFloat32(CoreBackend):
 
 def test_a_backend_that_raises_for_one_dtype(tmp_path):
     (tmp_path / "good.py").write_text(textwrap.dedent(GOOD))
-    rows = runner.run(discover([tmp_path]), backends=["core", NoFloat32()])
+    rows = run_rev(discover([tmp_path]), backends=["core", NoFloat32()])
     verdicts = {(r.backend, r.dtype): r.verdict for r in rows}
     assert verdicts == {("core", "float64"): "pass", ("core", "float32"): "pass",
                         ("no32", "float64"): "pass", ("no32", "float32"): "error"}
@@ -316,7 +321,7 @@ class WrongShape(CoreBackend):
 
 def test_a_backend_gradient_of_the_wrong_shape_is_an_error_row(tmp_path):
     (tmp_path / "good.py").write_text(textwrap.dedent(GOOD))
-    rows = runner.run(discover([tmp_path]), backends=["core", WrongShape()], dtypes=("float64",))
+    rows = run_rev(discover([tmp_path]), backends=["core", WrongShape()], dtypes=("float64",))
     by = {r.backend: r for r in rows}
     assert by["core"].verdict == "pass"
     assert by["wrongshape"].verdict == "error" and "gradient has shape (1,), the reference (3,)" in by[

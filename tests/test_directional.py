@@ -28,6 +28,11 @@ LARGE = """
 """
 
 
+def run_rev(*args, **kwargs):
+    """A run of the gradients' rows only (what these tests judge; J·v and H·v rows are tests/test_modes*.py's)."""
+    return runner.run(*args, modes=("rev",), **kwargs)
+
+
 def large_case(tmp_path, wrong):
     (tmp_path / "large.py").write_text(textwrap.dedent(LARGE.format(wrong=wrong)))
     (case,) = discover([tmp_path])
@@ -45,14 +50,14 @@ def test_directional_difference_matches_the_projection():
 
 
 def test_large_inputs_go_directional_and_pass(tmp_path):
-    rows = runner.run([large_case(tmp_path, 0.0)], backends=["core", "handwritten"], dtypes=("float64", "float32"))
+    rows = run_rev([large_case(tmp_path, 0.0)], backends=["core", "handwritten"], dtypes=("float64", "float32"))
     assert {r.method for r in rows} == {"directional×16"}
     assert {r.verdict for r in rows} == {"pass"}
     assert max(r.ratio for r in rows) < 0.5
 
 
 def test_a_single_wrong_element_in_a_large_tensor_is_caught(tmp_path):
-    rows = runner.run([large_case(tmp_path, 0.05)], backends=["core", "handwritten"], dtypes=("float64",))
+    rows = run_rev([large_case(tmp_path, 0.05)], backends=["core", "handwritten"], dtypes=("float64",))
     by = {(r.backend, r.param): r for r in rows}
     assert by[("core", "w")].verdict == "pass"
     bad = by[("handwritten", "w")]
@@ -64,7 +69,7 @@ def test_a_single_wrong_element_in_a_large_tensor_is_caught(tmp_path):
 
 def test_the_method_can_be_forced(catalogue):
     case = catalogue["linear_tanh_layer"]  # x (4, 3), W (3, 2), b (2,)
-    run = lambda **kw: {r.param: r.method for r in runner.run([case], backends=["core"], dtypes=("float64",), **kw)}
+    run = lambda **kw: {r.param: r.method for r in run_rev([case], backends=["core"], dtypes=("float64",), **kw)}
     assert run() == {"x": "central", "W": "central", "b": "central"}
     assert run(central_max=6) == {"x": "directional×16", "W": "central", "b": "central"}
     assert run(method="directional", directions=4) == {"x": "directional×4", "W": "directional×4",
@@ -84,10 +89,10 @@ def test_the_cli_and_the_table_say_which_method(tmp_path, capsys):
 def test_an_error_below_what_the_row_says_it_detects_passes(tmp_path):
     """Directions trade resolution for cost: the row states the smallest single-element error it was sure to
     catch; an error well below it passes, with the ratio in the table."""
-    clean = next(r for r in runner.run([large_case(tmp_path, 0.0)], backends=["handwritten"], dtypes=("float64",))
+    clean = next(r for r in run_rev([large_case(tmp_path, 0.0)], backends=["handwritten"], dtypes=("float64",))
                  if r.param == "w")
     assert 0 < clean.detectable < 1e-6 and "is caught" in clean.note
-    rows = runner.run([large_case(tmp_path, clean.detectable / 100)], backends=["handwritten"], dtypes=("float64",))
+    rows = run_rev([large_case(tmp_path, clean.detectable / 100)], backends=["handwritten"], dtypes=("float64",))
     row = next(r for r in rows if r.param == "w")
     assert row.verdict == "pass" and 0 < row.ratio < 1
 
@@ -116,6 +121,6 @@ def test_at_a_hundred_thousand_elements_one_element_off_is_caught(tmp_path, monk
     monkeypatch.setattr(runner, "FALLBACK_MAX", 0)  # the element-wise fallback would take a minute here
     for w, verdict in ((wrong, "fail"), (0.0, "pass")):
         (tmp_path / "big.py").write_text(textwrap.dedent(HUNDRED_K.format(wrong=w)))
-        rows = runner.run(discover([tmp_path]), backends=["handwritten"], dtypes=(dtype,))
+        rows = run_rev(discover([tmp_path]), backends=["handwritten"], dtypes=(dtype,))
         row = next(r for r in rows if r.param == "w")
         assert row.method == "directional×16" and row.verdict == verdict, row.message

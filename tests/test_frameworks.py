@@ -93,7 +93,7 @@ def test_the_command_line_reports_a_missing_framework_as_skipped(name):
     done = subprocess.run([sys.executable, "-c", code, "run", "--cases", str(CASES), "-k", "sigmoid_neuron",
                            "--backend", name], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert f"skipped  sigmoid_neuron w {name} float64: {name} is not installed" in done.stdout
+    assert f"skipped  sigmoid_neuron w {name} float64 rev: {name} is not installed" in done.stdout
 
 
 # ------------------------------------------------------------------ wrong bindings are caught

@@ -40,7 +40,7 @@ def test_a_case_that_hangs_is_an_error_row_naming_it(tmp_path, capsys):
     argv = ["run", "--cases", str(cases), "--backend", "core", "--dtype", "float64", "--timeout", "0.5"]
     assert main(argv) == 1
     out = capsys.readouterr().out
-    assert "error    hangs x core float64: case 'hangs'" in out and "time limit of 0.5 s (--timeout)" in out
+    assert "error    hangs x core float64 rev: case 'hangs'" in out and "time limit of 0.5 s (--timeout)" in out
     assert "1 pass, 1 error" in out  # the good case still ran
 
 
@@ -62,7 +62,7 @@ def test_sys_exit_in_a_case_is_an_error_row(tmp_path, capsys):
     results = tmp_path / "results"
     assert main(["report", "--cases", str(cases), "--backend", "core", "--results", str(results)]) == 1
     out = capsys.readouterr().out
-    assert "error    exits x core float64: case 'exits'" in out and "called sys.exit(0)" in out
+    assert "error    exits x core float64 rev: case 'exits'" in out and "called sys.exit(0)" in out
     assert "exits" in (results / "rows.csv").read_text()
 
 
