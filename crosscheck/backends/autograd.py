@@ -407,7 +407,11 @@ class AutogradVocabulary(Recording, Vocabulary):
         return a[..., rows, cols]  # (N, C, OH, KH, OW, KW)
 
     def max_pool2d(self, a, kernel_size, stride=None):
-        return self.anp.max(self._windows(a, kernel_size, stride), axis=(-3, -1))
+        w = self._windows(a, kernel_size, stride)
+        # the window axes counted from the front: autograd's forward-mode rule of max (numpy_jvps.fwd_grad_chooser)
+        # re-expands the reduced axes one at a time in sorted order, so negative axes (-3, -1) land one place off
+        # and its J·v raises (or broadcasts wrongly); its reverse rule takes either (issue 13)
+        return self.anp.max(w, axis=(w.ndim - 3, w.ndim - 1))
 
     def avg_pool2d(self, a, kernel_size, stride=None):
         return self.anp.mean(self._windows(a, kernel_size, stride), axis=(-3, -1))
@@ -472,7 +476,11 @@ class AutogradBackend(Backend):
             return out
 
         with _quiet(), _no_rule("forward mode (autograd.make_jvp)"):
-            value, jv = make_jvp(output)(arrays[param])(np.asarray(tangent, dtype=dtype))
+            try:
+                value, jv = make_jvp(output)(arrays[param])(np.asarray(tangent, dtype=dtype))
+            except np.linalg.LinAlgError:  # as in evaluate: autograd's rule refuses this point (det's inverts a
+                value = output(arrays[param])  # singular matrix): J·v is NaN, shaped like the output
+                return np.full(np.shape(value), np.nan, dtype)
         # an output that does not depend on param comes back as a zero of its space (a python 0.0 for a scalar)
         return np.broadcast_to(np.asarray(jv, dtype=dtype), np.shape(value)).copy()
 
@@ -489,8 +497,11 @@ class AutogradBackend(Backend):
 
         params = {k: arrays[k] for k in wrt}
         with _quiet(), _no_rule("reverse over reverse (autograd.make_hvp)"):
-            hvp, _ = make_hvp(loss)(params)
-            hv = hvp({k: np.asarray(tangents[k], dtype=dtype) for k in wrt})
+            try:
+                hvp, _ = make_hvp(loss)(params)
+                hv = hvp({k: np.asarray(tangents[k], dtype=dtype) for k in wrt})
+            except np.linalg.LinAlgError:  # as in evaluate and jvp: autograd refuses a rule here, H·v is NaN
+                return {k: np.full(arrays[k].shape, np.nan, dtype) for k in wrt}
         return {k: np.broadcast_to(np.asarray(hv[k], dtype=dtype), arrays[k].shape).copy() for k in wrt}
 
 

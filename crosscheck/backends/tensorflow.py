@@ -35,8 +35,6 @@ from .framework import Recording, import_framework
 
 #: (vocabulary class, case name, case function, input shapes, dtype) -> (tf.function, its vocabulary, output shape)
 _COMPILED = {}
-#: the (case, shapes, dtype, mode, input) keys of J·v and H·v asked for once (run eagerly), see _second_order
-_ASKED = set()
 
 
 # TF's C++ start-up and float64 notices (oneDNN, "Not handling type DT_DOUBLE") kept off a report's terminal,
@@ -697,50 +695,57 @@ class TensorFlowBackend(Backend):
     # --- forward mode and second order (issue 13) ---------------------------------------------------------------
     # J·v by tf.autodiff.ForwardAccumulator (TF's forward mode: an op's registered JVP where it has one, else the
     # transpose of its gradient function applied twice); H·v by nested tf.GradientTape s (the gradient's own graph
-    # differentiated: each op's gradient function differentiated). Eager the first time a (case, shapes, dtype,
-    # input) is asked for, traced into a tf.function from the second time on: measured on the catalogue, tracing
-    # costs 0.4-3 s where one eager J·v or H·v costs 0.05-1.7 s, and a traced call 2-20 ms where an eager one costs
-    # 50-330 ms, so a run that asks once (the report) never traces and one that asks again (calibration's draws,
-    # the studies' trajectories) traces once. compiled=False: always eager.
+    # differentiated: each op's gradient function differentiated). Like evaluate, traced into a tf.function per
+    # case, shapes and dtype (one for J·v, every differentiated input's own accumulator in it, one for H·v);
+    # compiled=False runs them eagerly. Traced, not eager, even for a one-off row: TF's eager and graph second order
+    # differ (eager, the double backward of a convolution raises in nn_grad._Conv2DBackpropFilterGrad: its recorded
+    # op has no data_format), and the rows check what evaluate's rows check, TF's graph mode.
     modes = ("rev", "fwd", "hvp")
 
-    def _second_order(self, kind, case, arrays, dtype, extra, body, signature):
-        """``body`` bound to a vocabulary: eagerly on the first request for this case, shapes, dtype and
-        ``extra``, as a tf.function traced once from the second on."""
+    def _second_order(self, kind, case, arrays, dtype, body, signature):
+        """``body`` bound to a vocabulary, as a tf.function traced once per case, shapes and dtype (eager when
+        not compiled)."""
         nn = self.vocabulary(dtype)
         if not self.compiled:
             return functools.partial(body, nn), nn
         shapes = tuple((k, np.shape(v)) for k, v in arrays.items())
-        key = (self.vocabulary, case.name, case.fn, shapes, dtype, kind, extra)
+        key = (self.vocabulary, case.name, case.fn, shapes, dtype, kind)
         if key not in _COMPILED:
-            if key not in _ASKED:
-                _ASKED.add(key)
-                return functools.partial(body, nn), nn
-            tf = nn.tf
-            _COMPILED[key] = tf.function(functools.partial(body, nn), input_signature=signature(nn),
-                                         autograph=False), nn
+            _COMPILED[key] = nn.tf.function(functools.partial(body, nn), input_signature=signature(nn),
+                                            autograph=False), nn
         return _COMPILED[key]
 
     def jvp(self, case, point, dtype, param, tangent):
         arrays = {k: np.asarray(v, dtype=dtype) for k, v in point.items()}
         tf = _tf()
+        wrt = case.wrt
 
         def body(nn, inputs, t):
-            inputs = dict(inputs)
-            with tf.autodiff.ForwardAccumulator(primals=inputs[param], tangents=t) as acc:
-                out = case.fn(nn, **{k: TensorArray(v) for k, v in inputs.items()})
-                output_shape(out, nn)
-                out = _raw(out)
-            return acc.jvp(out, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            # one forward pass per differentiated input, each under its own accumulator (the others held): one
+            # trace serves every input's rows
+            inputs, jvs = dict(inputs), {}
+            for p in wrt:
+                with tf.autodiff.ForwardAccumulator(primals=inputs[p], tangents=t[p]) as acc:
+                    out = case.fn(nn, **{k: TensorArray(v) for k, v in inputs.items()})
+                    output_shape(out, nn)
+                    out = _raw(out)
+                jvs[p] = acc.jvp(out, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            return jvs
 
         def signature(nn):
             return [{k: tf.TensorSpec(np.shape(v), nn.dtype) for k, v in arrays.items()},
-                    tf.TensorSpec(np.shape(arrays[param]), nn.dtype)]
+                    {k: tf.TensorSpec(np.shape(arrays[k]), nn.dtype) for k in wrt}]
 
-        fn, nn = self._second_order("jvp", case, arrays, dtype, param, body, signature)
+        fn, nn = self._second_order("jvp", case, arrays, dtype, body, signature)
+        t = {k: np.asarray(tangent, dtype) if k == param else np.zeros(arrays[k].shape, dtype) for k in wrt}
         with _no_rule("forward mode (tf.autodiff.ForwardAccumulator)"):
-            jv = fn({k: nn.constant(v).t for k, v in arrays.items()}, nn.constant(np.asarray(tangent, dtype)).t)
-        return np.asarray(jv.numpy())
+            try:
+                jv = fn({k: nn.constant(v).t for k, v in arrays.items()}, {k: nn.constant(v).t for k, v in t.items()})
+            except tf.errors.InvalidArgumentError:
+                # as in evaluate: TF refuses the rule at this point (det's gradient inverts a singular matrix);
+                # the J·v is NaN, shaped like the output
+                return np.full(self._output_shape(case, arrays, dtype), np.nan, dtype)
+        return np.asarray(jv[param].numpy())
 
     def hvp(self, case, point, dtype, tangents):
         arrays = {k: np.asarray(v, dtype=dtype) for k, v in point.items()}
@@ -764,10 +769,13 @@ class TensorFlowBackend(Backend):
             return [{k: tf.TensorSpec(np.shape(v), nn.dtype) for k, v in arrays.items()},
                     tf.TensorSpec(shape, nn.dtype), {k: tf.TensorSpec(np.shape(arrays[k]), nn.dtype) for k in wrt}]
 
-        fn, nn = self._second_order("hvp", case, arrays, dtype, None, body, signature)
+        fn, nn = self._second_order("hvp", case, arrays, dtype, body, signature)
         with _no_rule("double backward (nested tf.GradientTape)"):
-            hv = fn({k: nn.constant(v).t for k, v in arrays.items()}, nn.constant(cotangent).t,
-                    {k: nn.constant(np.asarray(tangents[k], dtype)).t for k in wrt})
+            try:
+                hv = fn({k: nn.constant(v).t for k, v in arrays.items()}, nn.constant(cotangent).t,
+                        {k: nn.constant(np.asarray(tangents[k], dtype)).t for k in wrt})
+            except tf.errors.InvalidArgumentError:  # as in evaluate and jvp: TF refuses a rule here, H·v is NaN
+                return {k: np.full(arrays[k].shape, np.nan, dtype) for k in wrt}
         return {k: np.asarray(hv[k].numpy()) for k in wrt}
 
     def _output_shape(self, case, arrays, dtype):
