@@ -412,7 +412,7 @@ class JaxBackend(Backend):
 
     def hvp(self, case, point, dtype, tangents):
         params, data = self._split(case, point, dtype)
-        shape = self._compiled(case, params, data, dtype)[2]
+        shape = self._output_shape(case, params, data, dtype)
         cotangent = case.cotangent_for(shape, dtype) if int(np.prod(shape)) != 1 else np.zeros((), dtype)
 
         def make(jax, nn):
@@ -429,6 +429,16 @@ class JaxBackend(Backend):
         with _no_rule("forward over reverse (jax.jvp of jax.grad)"):
             out = fn(params, data, cotangent, v)
         return {k: np.asarray(out[k]) for k in case.wrt}
+
+
+    def _output_shape(self, case, params, data, dtype):
+        """The case's output shape: from evaluate's compilation when there is one, else traced abstractly."""
+        shapes = tuple((k, np.shape(v)) for k, v in {**params, **data}.items())
+        key = (self.vocabulary, case.name, case.fn, shapes, dtype)
+        if key in _COMPILED:
+            return _COMPILED[key][2]
+        jax, nn = _jax(), self.vocabulary(dtype)
+        return tuple(jax.eval_shape(lambda p, d: case.fn(nn, **p, **d), params, data).shape)
 
 
 class _no_rule:
