@@ -331,8 +331,8 @@ class TorchBackend(Backend):
 
 
 #: torch's words where an op has no forward-AD formula, no derivative of its backward, or a once-differentiable one
-_NO_RULE = ("forward ad", "forward-mode ad", "not implemented", "not supported", "once_differentiable",
-            "does not support", "twice")
+_NO_RULE = ("forward ad", "forward-mode ad", "is not implemented", "not implemented yet", "once_differentiable",
+            "differentiate twice")
 
 
 class _second_order_errors:
