@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 
 from ..vocabulary import Vocabulary
-from .base import Backend, Evaluation, objective
+from .base import Backend, Evaluation, objective, output_shape
 from .framework import Recording, import_framework
 
 
@@ -407,7 +407,11 @@ class AutogradVocabulary(Recording, Vocabulary):
         return a[..., rows, cols]  # (N, C, OH, KH, OW, KW)
 
     def max_pool2d(self, a, kernel_size, stride=None):
-        return self.anp.max(self._windows(a, kernel_size, stride), axis=(-3, -1))
+        w = self._windows(a, kernel_size, stride)
+        # the window axes counted from the front: autograd's forward-mode rule of max (numpy_jvps.fwd_grad_chooser)
+        # re-expands the reduced axes one at a time in sorted order, so negative axes (-3, -1) land one place off
+        # and its J·v raises (or broadcasts wrongly); its reverse rule takes either (issue 13)
+        return self.anp.max(w, axis=(w.ndim - 3, w.ndim - 1))
 
     def avg_pool2d(self, a, kernel_size, stride=None):
         return self.anp.mean(self._windows(a, kernel_size, stride), axis=(-3, -1))
@@ -453,3 +457,78 @@ class AutogradBackend(Backend):
         out = {k: np.asarray(grads[k]) if np.shape(grads[k]) == arrays[k].shape else
                np.broadcast_to(np.asarray(grads[k], dtype=dtype), arrays[k].shape).copy() for k in case.wrt}
         return Evaluation(float(value), out, nn.notes())
+
+    # --- forward mode and second order (issue 13) ---------------------------------------------------------------
+    # Both are autograd's own operators: J·v by autograd.make_jvp, its native forward mode (each primitive's JVP
+    # rule, autograd/numpy/numpy_jvps.py); H·v by autograd.make_hvp, its native Hessian-vector product, which is
+    # reverse over reverse (make_vjp of grad: the VJP rules differentiated by themselves).
+    modes = ("rev", "fwd", "hvp")
+
+    def jvp(self, case, point, dtype, param, tangent):
+        from autograd import make_jvp
+
+        nn = self.vocabulary(dtype)
+        arrays = {k: np.asarray(v, dtype=dtype) for k, v in point.items()}
+
+        def output(x):
+            out = case.fn(nn, **{**arrays, param: x})
+            output_shape(out, nn)
+            return out
+
+        with _quiet(), _no_rule("forward mode (autograd.make_jvp)"):
+            try:
+                value, jv = make_jvp(output)(arrays[param])(np.asarray(tangent, dtype=dtype))
+            except np.linalg.LinAlgError:  # as in evaluate: autograd's rule refuses this point (det's inverts a
+                value = output(arrays[param])  # singular matrix): J·v is NaN, shaped like the output
+                return np.full(np.shape(value), np.nan, dtype)
+        # an output that does not depend on param comes back as a zero of its space (a python 0.0 for a scalar)
+        return np.broadcast_to(np.asarray(jv, dtype=dtype), np.shape(value)).copy()
+
+    def hvp(self, case, point, dtype, tangents):
+        from autograd import make_hvp
+
+        nn = self.vocabulary(dtype)
+        arrays = {k: np.asarray(v, dtype=dtype) for k, v in point.items()}
+        wrt = case.wrt
+        data = {k: v for k, v in arrays.items() if k not in wrt}
+
+        def loss(params):
+            return objective(case, nn, {**params, **data}, dtype)[0]
+
+        params = {k: arrays[k] for k in wrt}
+        with _quiet(), _no_rule("reverse over reverse (autograd.make_hvp)"):
+            try:
+                hvp, _ = make_hvp(loss)(params)
+                hv = hvp({k: np.asarray(tangents[k], dtype=dtype) for k in wrt})
+            except np.linalg.LinAlgError:  # as in evaluate and jvp: autograd refuses a rule here, H·v is NaN
+                return {k: np.full(arrays[k].shape, np.nan, dtype) for k in wrt}
+        return {k: np.broadcast_to(np.asarray(hv[k], dtype=dtype), arrays[k].shape).copy() for k in wrt}
+
+
+def _quiet():
+    """As in evaluate: autograd's notice that an output does not depend on the input (floor, round, sign) and
+    numpy's warnings at its rules' special points are not the rows' business (the values are judged)."""
+    import contextlib
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(warnings.catch_warnings())
+    stack.enter_context(np.errstate(divide="ignore", invalid="ignore", over="ignore"))
+    warnings.filterwarnings("ignore", "Output seems independent of input", UserWarning)
+    return stack
+
+
+class _no_rule:
+    """autograd's NotImplementedError for a primitive without a JVP (or VJP) rule, reworded to say which mode
+    lacked it, autograd's words kept: the row is ``skipped``, naming the primitive."""
+
+    def __init__(self, what):
+        self.what = what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if kind is not None and issubclass(kind, NotImplementedError):
+            raise NotImplementedError(f"autograd has no rule for {self.what} of a primitive in this case: {exc}") \
+                from exc
+        return False

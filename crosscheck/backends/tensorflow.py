@@ -30,7 +30,7 @@ import re
 import numpy as np
 
 from ..vocabulary import OPS, Vocabulary
-from .base import Backend, Evaluation, objective
+from .base import Backend, Evaluation, objective, output_shape
 from .framework import Recording, import_framework
 
 #: (vocabulary class, case name, case function, input shapes, dtype) -> (tf.function, its vocabulary, output shape)
@@ -691,3 +691,116 @@ class TensorFlowBackend(Backend):
             cotangent = np.zeros(shape, dtype) if scalar else case.cotangent_for(shape, dtype)
             loss, grads = fn({k: nn.constant(v).t for k, v in arrays.items()}, nn.constant(cotangent).t)
         return Evaluation(float(loss), {k: np.asarray(grads[k].numpy()) for k in case.wrt}, nn.notes())
+
+    # --- forward mode and second order (issue 13) ---------------------------------------------------------------
+    # J·v by tf.autodiff.ForwardAccumulator (TF's forward mode: an op's registered JVP where it has one, else the
+    # transpose of its gradient function applied twice); H·v by nested tf.GradientTape s (the gradient's own graph
+    # differentiated: each op's gradient function differentiated). Like evaluate, traced into a tf.function per
+    # case, shapes and dtype (one for J·v, every differentiated input's own accumulator in it, one for H·v);
+    # compiled=False runs them eagerly. Traced, not eager, even for a one-off row: TF's eager and graph second order
+    # differ (eager, the double backward of a convolution raises in nn_grad._Conv2DBackpropFilterGrad: its recorded
+    # op has no data_format), and the rows check what evaluate's rows check, TF's graph mode.
+    modes = ("rev", "fwd", "hvp")
+
+    def _second_order(self, kind, case, arrays, dtype, body, signature):
+        """``body`` bound to a vocabulary, as a tf.function traced once per case, shapes and dtype (eager when
+        not compiled)."""
+        nn = self.vocabulary(dtype)
+        if not self.compiled:
+            return functools.partial(body, nn), nn
+        shapes = tuple((k, np.shape(v)) for k, v in arrays.items())
+        key = (self.vocabulary, case.name, case.fn, shapes, dtype, kind)
+        if key not in _COMPILED:
+            _COMPILED[key] = nn.tf.function(functools.partial(body, nn), input_signature=signature(nn),
+                                            autograph=False), nn
+        return _COMPILED[key]
+
+    def jvp(self, case, point, dtype, param, tangent):
+        arrays = {k: np.asarray(v, dtype=dtype) for k, v in point.items()}
+        tf = _tf()
+        wrt = case.wrt
+
+        def body(nn, inputs, t):
+            # one forward pass per differentiated input, each under its own accumulator (the others held): one
+            # trace serves every input's rows
+            inputs, jvs = dict(inputs), {}
+            for p in wrt:
+                with tf.autodiff.ForwardAccumulator(primals=inputs[p], tangents=t[p]) as acc:
+                    out = case.fn(nn, **{k: TensorArray(v) for k, v in inputs.items()})
+                    output_shape(out, nn)
+                    out = _raw(out)
+                jvs[p] = acc.jvp(out, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            return jvs
+
+        def signature(nn):
+            return [{k: tf.TensorSpec(np.shape(v), nn.dtype) for k, v in arrays.items()},
+                    {k: tf.TensorSpec(np.shape(arrays[k]), nn.dtype) for k in wrt}]
+
+        fn, nn = self._second_order("jvp", case, arrays, dtype, body, signature)
+        t = {k: np.asarray(tangent, dtype) if k == param else np.zeros(arrays[k].shape, dtype) for k in wrt}
+        with _no_rule("forward mode (tf.autodiff.ForwardAccumulator)"):
+            try:
+                jv = fn({k: nn.constant(v).t for k, v in arrays.items()}, {k: nn.constant(v).t for k, v in t.items()})
+            except tf.errors.InvalidArgumentError:
+                # as in evaluate: TF refuses the rule at this point (det's gradient inverts a singular matrix);
+                # the J·v is NaN, shaped like the output
+                return np.full(self._output_shape(case, arrays, dtype), np.nan, dtype)
+        return np.asarray(jv[param].numpy())
+
+    def hvp(self, case, point, dtype, tangents):
+        arrays = {k: np.asarray(v, dtype=dtype) for k, v in point.items()}
+        tf = _tf()
+        wrt = case.wrt
+        shape = self._output_shape(case, arrays, dtype)
+        cotangent = np.zeros(shape, dtype) if int(np.prod(shape)) == 1 else case.cotangent_for(shape, dtype)
+
+        def body(nn, inputs, cotangent, v):
+            inputs = dict(inputs)
+            zero = tf.UnconnectedGradients.ZERO
+            with tf.GradientTape() as outer:
+                for k in wrt:
+                    outer.watch(inputs[k])
+                loss, grads, _ = self._gradients(case, nn, inputs, dtype, cotangent)
+                dot = tf.math.add_n([tf.math.reduce_sum(grads[k] * v[k]) for k in wrt])
+            hv = outer.gradient(dot, [inputs[k] for k in wrt], unconnected_gradients=zero)
+            return {k: tf.convert_to_tensor(h) for k, h in zip(wrt, hv)}
+
+        def signature(nn):
+            return [{k: tf.TensorSpec(np.shape(v), nn.dtype) for k, v in arrays.items()},
+                    tf.TensorSpec(shape, nn.dtype), {k: tf.TensorSpec(np.shape(arrays[k]), nn.dtype) for k in wrt}]
+
+        fn, nn = self._second_order("hvp", case, arrays, dtype, body, signature)
+        with _no_rule("double backward (nested tf.GradientTape)"):
+            try:
+                hv = fn({k: nn.constant(v).t for k, v in arrays.items()}, nn.constant(cotangent).t,
+                        {k: nn.constant(np.asarray(tangents[k], dtype)).t for k in wrt})
+            except tf.errors.InvalidArgumentError:  # as in evaluate and jvp: TF refuses a rule here, H·v is NaN
+                return {k: np.full(arrays[k].shape, np.nan, dtype) for k in wrt}
+        return {k: np.asarray(hv[k].numpy()) for k in wrt}
+
+    def _output_shape(self, case, arrays, dtype):
+        """The case's output shape: from evaluate's trace when there is one, else from an eager run."""
+        key = (self.vocabulary, case.name, case.fn, tuple((k, np.shape(v)) for k, v in arrays.items()), dtype)
+        if key in _COMPILED:
+            return _COMPILED[key][2]
+        probe = self.vocabulary(dtype)
+        return tuple(getattr(case.fn(probe, **{k: probe.constant(v) for k, v in arrays.items()}), "shape", ()))
+
+
+class _no_rule:
+    """TF's LookupError (no gradient registered for an op, so neither its double backward nor the forward
+    accumulator's transposed gradient exists) becomes NotImplementedError with TF's words: the row is
+    ``skipped``, naming the op."""
+
+    def __init__(self, what):
+        self.what = what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if kind is not None and issubclass(kind, LookupError) and not issubclass(kind, (KeyError, IndexError)):
+            words = (str(exc).strip().splitlines() or [kind.__name__])[0]
+            raise NotImplementedError(f"TensorFlow has no rule for {self.what} of an op in this case: {words}") \
+                from exc
+        return False

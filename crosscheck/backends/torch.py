@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..vocabulary import Vocabulary
-from .base import Backend, Evaluation, objective
+from .base import Backend, Evaluation, objective, output_shape
 from .framework import Recording, import_framework
 
 
@@ -270,3 +270,84 @@ class TorchBackend(Backend):
         grads = torch.autograd.grad(loss, [leaves[k] for k in wrt], allow_unused=True)
         out = {k: (torch.zeros_like(leaves[k]) if g is None else g).detach().numpy() for k, g in zip(wrt, grads)}
         return Evaluation(float(loss.detach()), out, nn.notes())
+
+    # --- forward mode and second order (issue 13) ---------------------------------------------------------------
+    # J·v by torch.func.jvp (each op's forward-AD formula, torch's dual tensors); H·v by double backward:
+    # torch.autograd.grad(create_graph=True), then the gradient of Σ⟨g_p, v_p⟩ (each op's backward differentiated);
+    # hvp_forward_over_reverse by torch.func.jvp(torch.func.grad(...)) for the studies that compare the two.
+    modes = ("rev", "fwd", "hvp")
+
+    def _arrays(self, nn, point, dtype):
+        return {k: nn.constant(np.asarray(v, dtype=dtype)) for k, v in point.items()}
+
+    def jvp(self, case, point, dtype, param, tangent):
+        nn = self.vocabulary(dtype)
+        torch = nn.torch
+        arrays = self._arrays(nn, point, dtype)
+
+        def output(x):
+            out = case.fn(nn, **{**arrays, param: x})
+            output_shape(out, nn)
+            return out
+
+        with _second_order_errors("forward mode (torch.func.jvp)"):
+            _, jv = torch.func.jvp(output, (arrays[param],), (nn.constant(np.asarray(tangent, dtype=dtype)),))
+        return jv.detach().numpy()
+
+    def hvp(self, case, point, dtype, tangents):
+        nn = self.vocabulary(dtype)
+        torch = nn.torch
+        leaves = {k: nn.constant(np.asarray(v, dtype=dtype)).requires_grad_(case.inputs[k].grad)
+                  for k, v in point.items()}
+        wrt = case.wrt
+        with _second_order_errors("double backward (torch.autograd.grad, create_graph=True)"):
+            loss, _ = objective(case, nn, leaves, dtype)
+            grads = torch.autograd.grad(loss, [leaves[k] for k in wrt], create_graph=True, allow_unused=True)
+            # a gradient that is constant (no graph: the objective is linear in every input it meets) has H·v = 0
+            terms = [(g * nn.constant(np.asarray(tangents[k], dtype=dtype))).sum()
+                     for k, g in zip(wrt, grads) if g is not None and g.requires_grad]
+            if not terms:
+                return {k: np.zeros(np.shape(point[k]), dtype=dtype) for k in wrt}
+            hv = torch.autograd.grad(torch.stack(terms).sum(), [leaves[k] for k in wrt], allow_unused=True)
+        return {k: (torch.zeros_like(leaves[k]) if h is None else h).detach().numpy() for k, h in zip(wrt, hv)}
+
+    def hvp_forward_over_reverse(self, case, point, dtype, tangents):
+        """H·v by torch.func.jvp of torch.func.grad (forward over reverse): each op's backward carried through
+        forward AD, where :meth:`hvp` differentiates it in reverse."""
+        nn = self.vocabulary(dtype)
+        torch = nn.torch
+        arrays = self._arrays(nn, point, dtype)
+        wrt = case.wrt
+        data = {k: v for k, v in arrays.items() if k not in wrt}
+
+        def loss(params):
+            return objective(case, nn, {**params, **data}, dtype)[0]
+
+        params = {k: arrays[k] for k in wrt}
+        v = {k: nn.constant(np.asarray(tangents[k], dtype=dtype)) for k in wrt}
+        with _second_order_errors("forward over reverse (torch.func.jvp of torch.func.grad)"):
+            _, hv = torch.func.jvp(torch.func.grad(loss), (params,), (v,))
+        return {k: hv[k].detach().numpy() for k in wrt}
+
+
+#: torch's words where an op has no forward-AD formula, no derivative of its backward, or a once-differentiable one
+_NO_RULE = ("forward ad", "forward-mode ad", "is not implemented", "not implemented yet", "once_differentiable",
+            "differentiate twice")
+
+
+class _second_order_errors:
+    """A RuntimeError of torch saying an op has no forward-mode formula (or its backward no derivative) becomes
+    NotImplementedError with torch's words (the row is ``skipped``, naming the op); any other passes through."""
+
+    def __init__(self, what):
+        self.what = what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if kind is not None and issubclass(kind, RuntimeError):  # NotImplementedError is one
+            words = str(exc).strip().splitlines()[0] if str(exc).strip() else kind.__name__
+            if issubclass(kind, NotImplementedError) or any(w in words.lower() for w in _NO_RULE):
+                raise NotImplementedError(f"torch has no rule for {self.what} of an op in this case: {words}") from exc
+        return False
