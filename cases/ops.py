@@ -30,10 +30,13 @@ for _op in ops_spec.OPS.values():
     if _op.random_cases:
         _register(ops_spec.case_name(_op), _op, dict(_op.random), {}, _tags | {"random"},
                   tuple(Expected(reason, backend=b, param=p, dtype=d) for b, p, d, reason in _op.expectations())
+                  + tuple(Expected(reason, backend=b, param=p, dtype=d, mode="hvp")
+                          for b, p, d, reason in _op.second_order())
                   + _everywhere, doc=f"{_op.signature} at a seeded random point")
     for _point in _op.points:
         _specs = {k: (inputs.data(v) if k in _op.data else inputs.fixed(v)) for k, v in _point.values.items()}
         _expect = [Expected(reason, backend=b, param=p, dtype=d) for b, p, d, reason in _point.expectations()]
+        _expect += [Expected(reason, backend=b, param=p, dtype=d, mode="hvp") for b, p, d, reason in _point.second_order()]
         _expect += _everywhere
         _ptags = _tags | {"special"} | ({"judge_v2"} if _point.judge_v2 else set())
         _register(ops_spec.case_name(_op, _point), _op, _specs, _point.attrs, _ptags, tuple(_expect),

@@ -33,7 +33,11 @@ def _predict(X, y, **params):
       backward=_backward, train=Training(steps=2000, lr=1.0, predict=_predict), tags={"seed", "mlp"},
       expect=[Expected("autograd's relu is maximum(a, 0), whose backward splits a tie ½/½; both ReLU layers sit "
                        "at 0 for the point (0, 0), and the chain of ½s is no one-sided derivative of the network "
-                       "(torch.maximum bound as relu gives the same numbers)", backend="autograd", param="b1")])
+                       "(torch.maximum bound as relu gives the same numbers)", backend="autograd", param="b1"),
+              Expected("autograd's relu is maximum(a, 0), whose ½/½ split at the tie also enters its second order: at "
+                       "(0, 0), where both ReLU layers sit at 0, its H·v in W2 is no one-sided second derivative of "
+                       "the network (the others' H·v rows there are kink or unjudged)", backend="autograd", param="W2",
+                       mode="hvp")])
 def xor_mlp(nn, X, y, W1, b1, W2, b2, W3, b3):
     a1 = nn.relu(X @ W1 + b1)
     a2 = nn.relu(a1 @ W2 + b2)

@@ -44,17 +44,19 @@ class CatalogueError(Exception):
 class Expected:
     """A known, explained disagreement: the rows it matches become ``expected-discrepancy``.
 
-    ``backend``, ``dtype`` and ``param`` narrow the match; None matches any.
+    ``backend``, ``dtype``, ``param`` and ``mode`` (rev, fwd, hvp: see :mod:`crosscheck.modes`) narrow the
+    match; None matches any.
     """
 
     reason: str
     backend: str | None = None
     dtype: str | None = None
     param: str | None = None
+    mode: str | None = None
 
-    def matches(self, backend, dtype, param):
+    def matches(self, backend, dtype, param, mode="rev"):
         return all(want is None or want == got for want, got in
-                   ((self.backend, backend), (self.dtype, dtype), (self.param, param)))
+                   ((self.backend, backend), (self.dtype, dtype), (self.param, param), (self.mode, mode)))
 
 
 @dataclass(frozen=True)
@@ -141,8 +143,8 @@ class Case:
             self._cotangents[key] = cached
         return cached
 
-    def expectation(self, backend, dtype, param):
-        return next((e for e in self.expected if e.matches(backend, dtype, param)), None)
+    def expectation(self, backend, dtype, param, mode="rev"):
+        return next((e for e in self.expected if e.matches(backend, dtype, param, mode)), None)
 
     def inputs_summary(self, dtype) -> str:
         """``x=float64[4,3] normal(...) seed=…`` for each input: what a failure message shows, not the tensors."""

@@ -136,7 +136,7 @@ class CaseTest(pytest.Item):
         skipped = [r for r in rows if r.verdict == "skipped"]
         if skipped:
             pytest.skip(skipped[0].message)
-        reasons = dict.fromkeys(self.case.expectation(r.backend, r.dtype, r.param).reason
+        reasons = dict.fromkeys(self.case.expectation(r.backend, r.dtype, r.param, r.mode).reason
                                 for r in rows if r.verdict == "expected-discrepancy")
         if reasons:
             pytest.xfail("expected discrepancy: " + "; ".join(reasons))

@@ -74,6 +74,47 @@ T_GELU_TANH = T_FLOAT32_CONST.format(op="tf.nn.gelu(approximate=True)", what="ma
                                      "goes through float32")
 TF = "tensorflow"
 
+# Second order (issue 13): where a framework's H·v (double backward, or forward over reverse) disagrees with the
+# mathematics, found by the hvp rows. Each holds for the H·v rows only (``second=`` at a point).
+S_INF = ("the second derivative at ±inf is the limit 0, but the framework's second order evaluates the formula of "
+         "the derivative's derivative there ({formula}), which is inf/inf or 0·inf = NaN; the first derivative's "
+         "formula gives 0 (its rows pass)")
+S_ARCTAN = S_INF.format(formula="-2a/(1 + a²)² for arctan")
+S_ERF = S_INF.format(formula="-2a·(2/√π)e^(-a²) for erf: inf·0")
+S_RECIPROCAL = S_INF.format(formula="2/a³ through autograd's VJP -g/a², whose own VJP takes a² at inf: inf·0")
+S_RSQRT = S_INF.format(formula="through autograd's VJP of a^(-1/2), -½a^(-3/2), at inf: inf·0")
+S_SATURATED = ("autograd's second derivative overflows for |a| ≳ 710: tanh's VJP is g / cosh(a)² (numpy_vjps.py), "
+               "whose own derivative -2g·sinh(a)/cosh(a)³ is inf/inf = NaN where cosh(a) = inf (σ here is "
+               "(tanh(a/2) + 1)/2, the same rule); the mathematics gives 0, and the first derivative's formula too")
+S_LOGADDEXP = ("torch's double backward of logaddexp at a = -inf returns NaN where the second derivative is 0 (the "
+               "softmax weight e^(a - y) and its derivative vanish): its backward formula is differentiated at -inf "
+               "through terms that are inf - inf there; the first derivative is right (its rows pass)")
+S_POW = ("torch's pow derivative in the exponent is a^b·log a; its derivative in the base at a = 0 meets "
+         "0·log 0 = 0·(-inf) = NaN, where the mixed second derivative a^(b-1)(1 + b log a) tends to 0 for b = 2")
+S_DET = ("torch.linalg.det's double backward at the zero matrix: its backward (linalg_det_backward) solves with the "
+         "LU factors, and at a singular matrix the second-order path divides by the zero pivots (NaN); det is a "
+         "polynomial, with second derivative the constant [[0, 1], [1, 0]]-type cofactor map (see R_DET, first order)")
+S_EIGH = ("at a repeated eigenvalue the eigenvalues' second derivative involves 1/(λᵢ - λⱼ) (the eigenvectors' "
+          "derivative): the framework evaluates it as 0·(1/0) = NaN; the sorted eigenvalues have a kink there, so "
+          "the reference itself has no second derivative to give (the core's eigenbasis rule drops the tied pair's "
+          "coupling and gives the one-sided value 0)")
+S_COSINE = ("the second derivative through ‖·‖'s derivative x/‖x‖ at the zero vector is 0/0 = NaN (the norm is "
+            "clamped to ε after it is computed); the function is linear within ε of the origin, so H·v exists")
+S_MOMENTS = ("tf.nn.moments computes the variance as reduce_mean(squared_difference(x, stop_gradient(mean))) "
+             "(nn_impl.py; its comment: stop_gradient does not change the gradient that reaches the mean from the "
+             "variance, because that gradient is zero). True to first order, not to second: the mean's own "
+             "curvature term is cut, so TF's H·v of a layer, batch or group norm in its input is wrong (up to 6× "
+             "here) while every first derivative passes")
+S_PROD = ("TF's prod gradient (math_grad._ProdGrad) is built from exclusive cumprods, and the gradient of cumprod "
+          "(math_grad._CumprodGrad) divides by x with div_no_nan (see T_CUMPROD): at a zero element the second "
+          "derivative comes out 0 instead of the product of the other elements")
+S_XLOGY = ("TF's xlogy gradient in y is xdivy(x, y), whose gradient in x (math_grad._XDivyGrad) masks x = 0 as "
+           "xlogy does: the mixed second derivative ∂²(x log y)/∂x∂y = 1/y comes out 0 at x = 0, so H·v's y block "
+           "misses v_x/y")
+S_STANDARDIZE = ("jax.nn.standardize's default algorithm 'fast' takes the variance as mean(x²) - mean(x)², clipped at "
+                 "0: on the constant row it is exactly 0, at clip's boundary, and H·v through rsqrt(var + ε) "
+                 "amplifies its float32 rounding by ε^(-3/2) ≈ 3e7 (7e-4 relative here; float64 passes)")
+
 # HIPS autograd's (autograd.numpy's hand-written VJPs, numpy_vjps.py / linalg.py)
 A_PROD = ("autograd's prod gradient (numpy_vjps.grad_np_prod) is g·prod/x: at a zero element 0/0 = NaN, where the "
           "derivative is the product of the other elements")
@@ -121,11 +162,16 @@ class Point:
     why: str = ""  # the frameworks' rules here, where they pick different valid subgradients
     dtypes: tuple = ("float64", "float32")
     attrs: dict = field(default_factory=dict)  # op attributes at this point, overriding the op's
+    second: dict = field(default_factory=dict)  # as expect, for the H·v rows only (issue 13: second order)
 
     def expectations(self):
         """(backend, param, dtype, reason) for each declared disagreement."""
         out = _expectations(self.expect)
         return out
+
+    def second_order(self):
+        """(backend, param, dtype, reason) for each declared disagreement of the H·v rows."""
+        return _expectations(self.second)
 
 
 def _expectations(expect):
@@ -135,9 +181,9 @@ def _expectations(expect):
 
 
 def P(label, maths, *, expect=None, judge_v2="", v2_params=(), why="", dtypes=("float64", "float32"), attrs=None,
-      **values):
+      second=None, **values):
     return Point(label, values, maths, dict(expect or {}), judge_v2, tuple(v2_params), why, tuple(dtypes),
-                 dict(attrs or {}))
+                 dict(attrs or {}), dict(second or {}))
 
 
 @dataclass(frozen=True)
@@ -161,10 +207,14 @@ class Op:
     #: disagreements that hold at every point of the op, random ones included: (backend, dtype, reason)
     expect_everywhere: tuple = ()
     expect: dict = field(default_factory=dict)  # as a Point's expect, for the op's random case
+    second: dict = field(default_factory=dict)  # as a Point's second: the random case's H·v disagreements
 
     def expectations(self):
         """(backend, param, dtype, reason) for the random case's declared disagreements."""
         return _expectations(self.expect)
+
+    def second_order(self):
+        return _expectations(self.second)
 
     def invoke(self, nn, values, attrs=None):
         attrs = {**self.attrs, **(attrs or {})}
@@ -232,11 +282,13 @@ _ew("cos", "torch.cos", "jnp.cos", core="ops.cos", random_cases=False,
     points=[P("zero", "derivative 0 (a maximum)", a=[0.0])])
 _ew("tanh", "torch.tanh", "jnp.tanh", core="ops.tanh", random_cases=False, points=[
     P("zero", "derivative 1", a=[0.0]),
-    P("saturated", "derivative 1 - tanh² ≈ 8e-9 at 10, 0 at ±inf", a=[10.0, -10.0, INF, -INF]),
+    P("saturated", "derivative 1 - tanh² ≈ 8e-9 at 10, 0 at ±inf", a=[10.0, -10.0, INF, -INF],
+      second={AG: S_SATURATED}),
 ])
 _ew("sigmoid", "torch.sigmoid", "jax.nn.sigmoid", core="ops.sigmoid", random_cases=False, points=[
     P("zero", "derivative 1/4", a=[0.0]),
-    P("saturated", "derivative σ(1-σ): 2e-9 at ±20, 0 at ±inf", a=[20.0, -20.0, INF, -INF]),
+    P("saturated", "derivative σ(1-σ): 2e-9 at ±20, 0 at ±inf", a=[20.0, -20.0, INF, -INF],
+      second={AG: S_SATURATED}),
 ])
 _ew("relu", "torch.relu", "jax.nn.relu", core="ops.relu", random_cases=False, points=[
     P("zero", "left 0, right 1", a=[0.0]),
@@ -264,11 +316,11 @@ _ew("sqrt", "torch.sqrt", "jnp.sqrt", random={"a": U(3, 4, low=0.5, high=3.0)}, 
       judge_v2="domain edge: the central difference steps to a < 0 (NaN)"),
 ])
 _ew("rsqrt", "torch.rsqrt", "jax.lax.rsqrt", random={"a": U(3, 4, low=0.5, high=3.0)}, points=[
-    P("inf", "derivative 0", a=[INF, 1.0]),
+    P("inf", "derivative 0", a=[INF, 1.0], second={AG: S_RSQRT}),
 ])
 _ew("square", "torch.square", "jnp.square", points=[P("zero", "derivative 0", a=[0.0])])
 _ew("reciprocal", "torch.reciprocal", "jnp.reciprocal", random={"a": AFZ(3, 4, low=0.5)}, points=[
-    P("inf", "derivative 0 (-1/a²)", a=[INF, 2.0]),
+    P("inf", "derivative 0 (-1/a²)", a=[INF, 2.0], second={AG: S_RECIPROCAL}),
 ])
 _ew("expm1", "torch.expm1", "jnp.expm1", points=[
     P("zero", "derivative 1", a=[0.0]), P("minus_inf", "derivative 0", a=[-INF, 0.5]),
@@ -290,13 +342,15 @@ _ew("arccos", "torch.acos", "jnp.arccos", random={"a": U(3, 4, low=-0.9, high=0.
       judge_v2="domain edge: the central difference steps outside [-1, 1] (NaN)"),
 ])
 _ew("arctan", "torch.atan", "jnp.arctan", points=[
-    P("zero", "derivative 1", a=[0.0]), P("inf", "derivative 0", a=[INF, -INF]),
+    P("zero", "derivative 1", a=[0.0]),
+    P("inf", "derivative 0", a=[INF, -INF], second={b: S_ARCTAN for b in ("torch", "jax", TF, AG)}),
 ])
 _ew("sinh", "torch.sinh", "jnp.sinh", points=[P("zero", "derivative 1", a=[0.0])])
 _ew("cosh", "torch.cosh", "jnp.cosh", points=[P("zero", "derivative 0", a=[0.0])])
 _ew("erf", "torch.erf", "jax.lax.erf", points=[
     P("zero", "derivative 2/√π", a=[0.0]),
-    P("inf", "derivative 0", a=[INF, -INF], expect={(TF, "a", "float64"): T_ERF}),
+    P("inf", "derivative 0", a=[INF, -INF], expect={(TF, "a", "float64"): T_ERF},
+      second={"torch": S_ERF, "jax": S_ERF, AG: S_ERF, (TF, "a", "float32"): S_ERF}),
 ])
 op("clip", "clip(a, lo, hi)  # lo, hi arrays or python numbers", "elementwise", "elementwise.clip", "torch.clamp",
    "jnp.clip", {"a": N(3, 4), "lo": U(4, low=-1.0, high=-0.5), "hi": U(4, low=0.5, high=1.0)}, [
@@ -334,7 +388,7 @@ op("atan2", "atan2(y, x)", "elementwise", "elementwise.atan2", "torch.atan2", "j
 op("logaddexp", "logaddexp(a, b)", "elementwise", "elementwise.logaddexp", "torch.logaddexp", "jnp.logaddexp",
    BIN, [
        P("tie", "derivative ½ each (smooth)", a=[1.0], b=[1.0], expect={TF: T_LOGADDEXP}),
-       P("minus_inf", "da = 0, db = 1", a=[-INF], b=[0.0]),
+       P("minus_inf", "da = 0, db = 1", a=[-INF], b=[0.0], second={"torch": S_LOGADDEXP}),
    ])
 op("fmod", "fmod(a, b)", "elementwise", "elementwise.fmod", "torch.fmod", "jnp.fmod",
    {"a": N(3, 4, scale=3.0), "b": U(4, low=0.7, high=2.0)}, [
@@ -349,7 +403,7 @@ op("remainder", "remainder(a, b)", "elementwise", "elementwise.remainder", "torc
 op("xlogy", "xlogy(x, y)  # x·log y, 0 where x = 0", "elementwise", "elementwise.xlogy", "torch.xlogy",
    "jax.scipy.special.xlogy", {"x": N(3, 4), "y": U(4, low=0.5, high=2.0)}, [
        P("x_zero", "dx = log y = log 2 ≈ 0.693 (x log 2 is linear in x), dy = x/y = 0", x=[0.0], y=[2.0],
-         expect={(TF, "x"): T_XLOGY}),
+         expect={(TF, "x"): T_XLOGY}, second={(TF, "y"): S_XLOGY}),
        P("both_zero", "dx undefined (x·log 0 is -inf for x > 0, 0 at 0); dy = 0 along x = 0", x=[0.0], y=[0.0],
          judge_v2="the reference is -inf/NaN on one side",
          expect={**{(b, "y"): "d/dy xlogy(x, y) = x/y is 0/0 = NaN here on every framework, though xlogy(0, y) = 0 "
@@ -361,7 +415,8 @@ op("xlogy", "xlogy(x, y)  # x·log y, 0 where x = 0", "elementwise", "elementwis
    ], note="jax has no xlogy in jnp: jax.scipy.special.xlogy is its own kernel")
 op("pow", "pow(a, b)  # a tensor exponent", "elementwise", "elementwise.pow", "torch.pow", "jnp.power",
    {"a": U(3, 4, low=0.5, high=2.0), "b": N(4)}, [
-       P("base_zero", "da = b·0^(b-1) = 0, db = 0 (0^b = 0 for b > 0)", a=[0.0], b=[2.0]),
+       P("base_zero", "da = b·0^(b-1) = 0, db = 0 (0^b = 0 for b > 0)", a=[0.0], b=[2.0],
+         second={("torch", "a"): S_POW}),
        P("negative_base", "da = b·a^(b-1) = -4; db undefined ((-2)^b is not real for non-integer b)", a=[-2.0],
          b=[2.0], judge_v2="db: the reference's steps leave the real numbers (NaN)", v2_params=("b",),
          expect={(b, "b"): "db = a^b·log a: the log of a negative base is NaN (a real power of a negative base "
@@ -448,8 +503,8 @@ _red("min", "min(a, axis=None, keepdims=False)", "torch.amin", "jnp.min", [
 ], attrs={"axis": 0})
 _red("prod", "prod(a, axis=None, keepdims=False)", "torch.prod", "jnp.prod", [
     P("one_zero", "derivative: the product of the others (6 at the zero, 0 elsewhere)", a=[2.0, 0.0, 3.0],
-      expect={AG: A_PROD}),
-    P("two_zeros", "derivative 0 everywhere", a=[0.0, 0.0, 3.0], expect={AG: A_PROD}),
+      expect={AG: A_PROD}, second={TF: S_PROD}),
+    P("two_zeros", "derivative 0 everywhere", a=[0.0, 0.0, 3.0], expect={AG: A_PROD}, second={TF: S_PROD}),
 ], attrs={"axis": -1})
 _red("logsumexp", "logsumexp(a, axis=None, keepdims=False)", "torch.logsumexp", "jax.nn.logsumexp", [
     P("minus_inf", "softmax weights: 0 at -inf", a=[-INF, 0.0, 1.0]),
@@ -567,7 +622,8 @@ _la("matmul", "matmul(a, b)", "torch.matmul", "jnp.matmul", {"a": N(3, 4), "b": 
 _la("det", "det(a)", "torch.linalg.det", "jnp.linalg.det", points=[
     P("singular", "derivative: the cofactor matrix [[4, -2], [-2, 1]] (det is a polynomial)",
       a=[[1.0, 2.0], [2.0, 4.0]], expect={"torch": R_DET, TF: T_DET, AG: A_DET}),
-    P("zero_matrix_2x2", "derivative 0 (cofactors of 0)", a=[[0.0, 0.0], [0.0, 0.0]], expect={TF: T_DET, AG: A_DET}),
+    P("zero_matrix_2x2", "derivative 0 (cofactors of 0)", a=[[0.0, 0.0], [0.0, 0.0]], expect={TF: T_DET, AG: A_DET},
+      second={"torch": S_DET}),
 ])
 _la("slogdet", "slogdet(a)  # log|det a| (the sign has no gradient)", "torch.linalg.slogdet (logabsdet)",
     "jnp.linalg.slogdet (logabsdet)")
@@ -580,7 +636,7 @@ _la("cholesky", "cholesky(a)  # lower factor of a symmetric positive definite a"
 _la("eigh", "eigh(a)  # the eigenvalues of a symmetric a, ascending", "torch.linalg.eigvalsh",
     "jnp.linalg.eigvalsh", points=[
         P("repeated", "a kink: at a repeated eigenvalue the sorted eigenvalues are not differentiable",
-          a=[[1.0, 0.0], [0.0, 1.0]]),
+          a=[[1.0, 0.0], [0.0, 1.0]], second={b: S_EIGH for b in ("torch", "jax", AG)}),
     ], call=lambda nn, a: nn.eigh(_SYM(nn, a)))
 _la("eigh_vectors", "eigh_vectors(a)  # the eigenvectors of a symmetric a (columns)", "torch.linalg.eigh",
     "jnp.linalg.eigh", points=[
@@ -656,6 +712,7 @@ _loss("cosine_similarity", "cosine_similarity(a, b, axis=-1, eps=1e-8)", "F.cosi
           P("parallel", "da = b/(‖a‖‖b‖) - c a/‖a‖² = 0 for parallel vectors", a=[1.0, 2.0], b=[2.0, 4.0]),
           P("zero_vector", "da = b/(ε‖b‖) ≈ [4.5e7, 8.9e7] (the norm is clamped to ε: linear near 0), db = 0",
             a=[0.0, 0.0], b=[1.0, 2.0], expect={("jax", "a"): R_COSINE, (AG, "a"): A_COSINE},
+            second={"torch": S_COSINE, "jax": S_COSINE, AG: S_COSINE},
             judge_v2="the function is linear only within ε = 1e-8 of the origin, far inside the step",
             v2_params=("a",)),
       ], note="jax has no cosine similarity")
@@ -681,18 +738,20 @@ def _layer(name, signature, torch, jax, random, points=(), **kw):
 _layer("layer_norm", "layer_norm(a, weight, bias, eps=1e-5)  # over the last axis", "F.layer_norm",
        "composition: jax.nn.standardize(a, axis=-1)·weight + bias", {"a": N(3, 5), "weight": N(5), "bias": N(5)}, [
            P("constant_row", "smooth: x̂ = 0 on the constant row, its gradient (ḡw - mean(ḡw))/√ε is finite",
-             a=[[1.0, 1.0, 1.0, 1.0], [0.0, 1.0, 2.0, 4.0]], weight=[1.0, 2.0, 0.5, -1.0], bias=[0.0, 0.1, 0.2, 0.3]),
-       ], note="jax has no layer-norm layer (flax's is a module)")
+             a=[[1.0, 1.0, 1.0, 1.0], [0.0, 1.0, 2.0, 4.0]], weight=[1.0, 2.0, 0.5, -1.0], bias=[0.0, 0.1, 0.2, 0.3],
+             second={(TF, "a"): S_MOMENTS, ("jax", "a", "float32"): S_STANDARDIZE}),
+       ], note="jax has no layer-norm layer (flax's is a module)", second={(TF, "a"): S_MOMENTS})
 _layer("rms_norm", "rms_norm(a, weight, eps=1e-6)  # over the last axis", "F.rms_norm",
        "composition: a·jax.lax.rsqrt(mean(a²) + eps)·weight", {"a": N(3, 5), "weight": N(5)},
        note="jax has no RMS-norm layer")
 _layer("batch_norm", "batch_norm(a, weight, bias, eps=1e-5)  # training mode: batch statistics per channel (axis 1)",
        "F.batch_norm(training=True)", "composition: jax.nn.standardize over (0, 2, ...)·weight + bias",
-       {"a": N(4, 3, 2, 2), "weight": N(3), "bias": N(3)}, note="jax has no batch-norm layer")
+       {"a": N(4, 3, 2, 2), "weight": N(3), "bias": N(3)}, note="jax has no batch-norm layer",
+       second={(TF, "a"): S_MOMENTS})
 _layer("group_norm", "group_norm(a, weight, bias, num_groups, eps=1e-5)", "F.group_norm",
        "composition: jax.nn.standardize over each group·weight + bias",
        {"a": N(2, 4, 3, 3), "weight": N(4), "bias": N(4)}, attrs={"num_groups": 2},
-       note="jax has no group-norm layer")
+       note="jax has no group-norm layer", second={(TF, "a"): S_MOMENTS})
 _layer("dropout", "dropout(a, mask, p)  # a given 0/1 mask (data): a·mask/(1 - p)", "composition: a·mask/(1 - p)",
        "composition: a·mask/(1 - p)", {"a": N(3, 4), "mask": D([[1, 0, 1, 1], [0, 1, 1, 0], [1, 1, 0, 1]])},
        attrs={"p": 0.25}, data=("mask",),

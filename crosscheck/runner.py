@@ -394,7 +394,7 @@ def _evaluate_read_only(backend, case, point, dtype):
 
 
 def _apply_expectation(case, row):
-    expected = case.expectation(row.backend, row.dtype, row.param)
+    expected = case.expectation(row.backend, row.dtype, row.param, row.mode)
     if expected is None:
         return row
     if row.verdict in ("fail", "kink", "nan"):

@@ -292,7 +292,7 @@ class TorchBackend(Backend):
 
         with _second_order_errors("forward mode (torch.func.jvp)"):
             _, jv = torch.func.jvp(output, (arrays[param],), (nn.constant(np.asarray(tangent, dtype=dtype)),))
-        return jv.detach().numpy()
+        return _numpy(jv, jv)
 
     def hvp(self, case, point, dtype, tangents):
         nn = self.vocabulary(dtype)
@@ -309,7 +309,7 @@ class TorchBackend(Backend):
             if not terms:
                 return {k: np.zeros(np.shape(point[k]), dtype=dtype) for k in wrt}
             hv = torch.autograd.grad(torch.stack(terms).sum(), [leaves[k] for k in wrt], allow_unused=True)
-        return {k: (torch.zeros_like(leaves[k]) if h is None else h).detach().numpy() for k, h in zip(wrt, hv)}
+        return {k: _numpy(h, leaves[k]) for k, h in zip(wrt, hv)}
 
     def hvp_forward_over_reverse(self, case, point, dtype, tangents):
         """H·v by torch.func.jvp of torch.func.grad (forward over reverse): each op's backward carried through
@@ -327,7 +327,7 @@ class TorchBackend(Backend):
         v = {k: nn.constant(np.asarray(tangents[k], dtype=dtype)) for k in wrt}
         with _second_order_errors("forward over reverse (torch.func.jvp of torch.func.grad)"):
             _, hv = torch.func.jvp(torch.func.grad(loss), (params,), (v,))
-        return {k: hv[k].detach().numpy() for k in wrt}
+        return {k: _numpy(hv[k], params[k]) for k in wrt}
 
 
 #: torch's words where an op has no forward-AD formula, no derivative of its backward, or a once-differentiable one
@@ -351,3 +351,12 @@ class _second_order_errors:
             if issubclass(kind, NotImplementedError) or any(w in words.lower() for w in _NO_RULE):
                 raise NotImplementedError(f"torch has no rule for {self.what} of an op in this case: {words}") from exc
         return False
+
+
+def _numpy(h, like):
+    """A second-order result as numpy: None (no path) and torch's efficient zero tensors (ZeroTensor, what some
+    double-backward formulas return for a derivative that is identically 0: abs, l1, the inf-norm) as zeros."""
+    if h is None or h._is_zerotensor():
+        return np.zeros(tuple(like.shape), dtype=str(like.dtype).replace("torch.", ""))
+    return h.detach().numpy()
+
