@@ -411,8 +411,9 @@ def build(results: Results):
     doc.heading("crosscheck report", 1)
     counts = tables.summary_line(results.rows)
     doc.text(f"{len({r.case for r in results.rows})} cases, {len(results.rows)} rows: {counts}. Each row is one "
-             f"gradient (case, parameter, backend, dtype) against the float64 reference: a complex-step derivative "
-             f"where the case is analytic, else finite differences with their own error estimate per element.")
+             f"derivative (case, parameter, backend, dtype, mode: the gradient, J·v or H·v) against its float64 "
+             f"reference: a complex-step derivative where the case is analytic, else finite differences with their "
+             f"own error estimate per element.")
     _findings(doc, results, named)
     studies = Document(images=doc.images)
     for add in STUDIES:
@@ -447,6 +448,27 @@ def verdict_counts(rows):
 
 
 _MODE_ORDER = {"rev": 0, "fwd": 1, "hvp": 2}
+
+
+def second_order_conventions(rows):
+    """(case, backend) → the dtypes and parameters whose H·v row is an expected discrepancy or failing, with the
+    reason (the expectation's, else the message)."""
+    import pandas as pd
+
+    found = {}
+    for r in rows:
+        if r.mode != "hvp" or r.verdict not in ("expected-discrepancy", "fail", "nan", "error"):
+            continue
+        reason = r.note.split(" | ")[0].removeprefix("expected: ") if r.verdict == "expected-discrepancy" else r.message
+        rec = found.setdefault((r.case, r.backend), {"params": [], "dtypes": [], "verdict": r.verdict,
+                                                     "reason": reason})
+        rec["params"] += [r.param] if r.param not in rec["params"] else []
+        rec["dtypes"] += [r.dtype] if r.dtype not in rec["dtypes"] else []
+    order = sorted(found, key=lambda k: (k[0], _backend_order(k[1])))
+    return pd.DataFrame([{"case": c, "backend": b, "param": ", ".join(found[c, b]["params"]),
+                          "dtype": ", ".join(found[c, b]["dtypes"]), "mode": "hvp", "verdict": found[c, b]["verdict"],
+                          "reason": found[c, b]["reason"]} for c, b in order],
+                        columns=["case", "backend", "param", "dtype", "mode", "verdict", "reason"])
 
 
 def mode_disagreements(part):
@@ -495,6 +517,14 @@ def _findings(doc, results, named):
                   classes={v: _nonzero(v) for v in VERDICTS})
         doc.raw(_legend_chips(VERDICTS), "What each verdict means: the legend above the verdict grid (Full tables).")
     conventions.add_section(doc, results.conventions_table, level=3)
+    second = second_order_conventions(results.rows)
+    if len(second):
+        named["second_order_conventions"] = second
+        doc.heading("Where second order disagrees with the mathematics (H·v)", 3)
+        doc.text("The H·v rows (double backward, forward over reverse, nested tapes) that are not a pass on their "
+                 "backend while the mathematics has an answer: each declared with its reason, found by the hvp "
+                 "rows (every first derivative of these cases passes or is declared in the table above).")
+        doc.table(second, "second_order_conventions", below=["reason"])
     ranking = precision_ranking(named.get("precision"), "float32")
     if ranking is not None and len(ranking):
         doc.heading("Precision ranking in float32", 3)

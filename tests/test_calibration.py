@@ -51,7 +51,7 @@ def test_a_few_draws_of_a_few_cases_all_pass_and_are_written(subset, tmp_path):
         assert heading in md
     csv = (tmp_path / "calibration.csv").read_text().splitlines()
     assert csv[0] == ",".join(calibration.COLUMNS) and len(csv) == 1 + len(stats)
-    ratios = [float(line.split(",")[3]) for line in csv[1:]]
+    ratios = [float(line.split(",")[4]) for line in csv[1:]]  # after case, backend, dtype, mode
     assert ratios == sorted(ratios, reverse=True)
 
 

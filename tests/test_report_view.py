@@ -124,9 +124,9 @@ def test_the_planted_failure_is_a_finding_with_its_message(written):
     cell in the verdict grid."""
     md = (written / "report.md").read_text()
     findings = md[md.index("## Findings"):md.index("## Full tables")]
-    assert re.search(r"^\| wrong \| x \| handwritten \| float64 \| fail \| case 'wrong', parameter 'x', backend "
+    assert re.search(r"^\| wrong \| x \| handwritten \| float64 \| rev \| fail \| case 'wrong', parameter 'x', backend "
                      r"handwritten, dtype float64: 3 of 3 elements outside tolerance; worst at x\[0\]", findings, re.M)
-    assert re.search(r"^\| broken \| x \| core \| float64 \| error \| .*RuntimeError: not &lt;b&gt;ready&lt;/b&gt; "
+    assert re.search(r"^\| broken \| x \| core \| float64 \| rev \| error \| .*RuntimeError: not &lt;b&gt;ready&lt;/b&gt; "
                      r"\\\| yet \|$", findings, re.M)  # HTML and a pipe in a message: text in one cell
     page = (written / "report.html").read_text()
     section = page[page.index('<section id="findings">'):page.index("</section>")]
@@ -256,8 +256,9 @@ def test_report_html_in_a_real_browser(written, seen, tmp_path_factory, record_p
             assert f'id="{anchor}"' in dom, href
         else:
             assert href.startswith("file://") and Path(path).is_file(), href
-    # the filter: 5 rows; 1 fail; the case "kinked" has 1 row (core; handwritten has no backward for it)
-    assert re.search(r'data-filtered="5 1 1 1 of 5 rows shown"', dom), re.search(r'data-filtered="[^"]*"', dom)
+    # the filter: 11 rows (5 gradients, and the core's J·v and H·v of the three cases it computes); 1 fail; the case
+    # "kinked" has 3 rows (the core in three modes; handwritten has no backward for it)
+    assert re.search(r'data-filtered="11 1 3 3 of 11 rows shown"', dom), re.search(r'data-filtered="[^"]*"', dom)
     artifacts = tmp_path_factory.mktemp("artifacts")
     for name, size in (("desktop", DESKTOP), ("narrow", NARROW)):
         shot = browser.screenshot(written / "report.html", artifacts / f"report-{name}.png", size=size)

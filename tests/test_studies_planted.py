@@ -378,10 +378,10 @@ def test_the_terminal_table_has_fixed_columns():
     row = Row("a_case", "x", "core", "float64", "fail", max_abs=1e-3, max_rel=0.5, atol=1e-7, rtol=1e-6, ulps=12.0,
               precision="1/2")
     header, rule, line = tables.to_text([row]).splitlines()
-    assert header == ("case                          param     backend      dtype    max abs    max rel    "
+    assert header == ("case                          param     backend      dtype    mode  max abs    max rel    "
                       "tolerance            ulps      rank  verdict")
-    assert rule == "  ".join("-" * w for w in (28, 8, 11, 7, 9, 9, 19, 8, 4, 8))
-    assert line.split() == ["a_case", "x", "core", "float64", "1.00e-03", "5.00e-01", "1e-07", "+", "1e-06·|r|",
+    assert rule == "  ".join("-" * w for w in (28, 8, 11, 7, 4, 9, 9, 19, 8, 4, 8))
+    assert line.split() == ["a_case", "x", "core", "float64", "rev", "1.00e-03", "5.00e-01", "1e-07", "+", "1e-06·|r|",
                             "12", "1/2", "fail"]
 
 
