@@ -52,7 +52,7 @@ def crosscheck_catches(case, index, delta, directions):
     from crosscheck import runner
 
     rows = runner.run([case], backends=[planted_core(index, delta)], dtypes=("float64",), method="directional",
-                      probe="failing", directions=directions)
+                      probe="failing", directions=directions, modes=("rev",))  # a gradient check, as gradcheck
     return any(r.param == "W2" and r.verdict == "fail" for r in rows)
 
 
@@ -153,7 +153,7 @@ def measure(target=10**5, *, repeats, budget, log=print):
 
         def ours():
             return runner.run([case], backends=["core"], dtypes=("float64",), method="directional",
-                              probe="failing", directions=chosen)
+                              probe="failing", directions=chosen, modes=("rev",))
 
         timings = round_robin({f"crosscheck ×{chosen}": ours,
                                "gradcheck fast": lambda: torch.autograd.gradcheck(f, params, fast_mode=True)},

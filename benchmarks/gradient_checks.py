@@ -91,7 +91,7 @@ def _crosscheck(case, backend, method, directions=16):
 
     def check():
         rows = runner.run([case], backends=[backend], dtypes=("float64",), method=method, probe="failing",
-                          directions=directions)
+                          directions=directions, modes=("rev",))  # a gradient check, as gradcheck
         return all(r.verdict == "pass" for r in rows)
 
     return check

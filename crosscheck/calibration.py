@@ -95,7 +95,7 @@ def instances(names):
 
 
 def calibrate(cases, draws=200, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"), *,
-              probe="failing", tolerances=None, first_draw=0, progress=None, method="auto", modes=("rev",)):
+              probe="failing", tolerances=None, first_draw=0, progress=None, method="auto", modes=("rev",), jobs=1):
     """Judge every case at draws ``first_draw .. first_draw + draws - 1``; one :class:`Calibration` per
     (case, backend, dtype), in case, backend and dtype order.
 
@@ -119,7 +119,7 @@ def calibrate(cases, draws=200, backends=backend_registry.DEFAULT, dtypes=("floa
                         stats[(c.name, b.name, d, m)] = Calibration(c.name, b.name, d, c.tolerance(d), mode=m)
     for draw in range(first_draw, first_draw + draws):
         for row in runner.run([c.redrawn(draw) for c in cases], backends, dtypes, probe=probe, method=method,
-                              modes=modes):
+                              modes=modes, jobs=jobs):
             stats[(row.case, row.backend, row.dtype, row.mode)].add(row, draw)
         if progress:
             progress(draw)
@@ -127,13 +127,15 @@ def calibrate(cases, draws=200, backends=backend_registry.DEFAULT, dtypes=("floa
 
 
 def calibrate_folders(folders, draws=200, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"), *,
-                      pattern=None, probe="failing", first_draw=0, progress=None, method="auto", modes=("rev",)):
+                      pattern=None, probe="failing", first_draw=0, progress=None, method="auto", modes=("rev",),
+                      jobs=1):
     """:func:`calibrate` on the smooth cases found under ``folders`` (matching ``pattern``), on the backends
     that can run. ``progress(done, draws)`` is called after each draw. Returns (stats, the backends run,
     {backend: why it could not run})."""
     ready, unavailable = instances(backends)
     cases = smooth_cases(select(discover(folders), pattern=pattern))
     stats = calibrate(cases, draws, ready, dtypes, probe=probe, first_draw=first_draw, method=method, modes=modes,
+                      jobs=jobs,
                       progress=progress and (lambda d: progress(d - first_draw + 1, draws)))
     return stats, [b.name for b in ready], unavailable
 

@@ -311,7 +311,9 @@ def judge_modes(case, dtype, backends, reference, evaluations, rev_rows, modes, 
         row.method = "along v" if mode == "fwd" else "along v (of the gradient)"
         if row.message:
             row.message = f"{mode} ({MEANING[mode]}): {row.message}"
-        row.note = "; ".join(x for x in (row.note, extra) if x)
+        ev = evaluations.get(backend)  # how the backend binds the case's ops, as on its gradient rows
+        binding = "; ".join(f"{op}: {how}" for op, how in sorted(ev.notes.items())) if ev is not None else ""
+        row.note = "; ".join(x for x in (row.note, extra, binding) if x)
         return row
 
     if "fwd" in chosen and able["fwd"]:

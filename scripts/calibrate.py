@@ -38,6 +38,9 @@ def parse(argv):
     p.add_argument("--mode", action="append", choices=("rev", "fwd", "hvp"),
                    help="a mode to calibrate (repeatable; default rev): rev (gradients), fwd (J·v), hvp (H·v); "
                         "without rev the files are calibration_modes.md/.csv")
+    p.add_argument("--name", help="the files' name (default calibration, calibration_<method>, or calibration_modes "
+                                   "without rev)")
+    p.add_argument("-j", dest="jobs", type=int, default=1, help="worker processes per draw (default 1)")
     p.add_argument("--out", default="results", help="folder for calibration.md and .csv (default results)")
     args = p.parse_args(argv)
     if args.draws < 1:
@@ -67,7 +70,7 @@ def main(argv=None):
     try:
         stats, ran, unavailable = calibration.calibrate_folders(
             folders, args.draws, backends, dtypes, pattern=args.pattern, probe=args.probe,
-            first_draw=args.first_draw, progress=progress, method=args.method, modes=modes)
+            first_draw=args.first_draw, progress=progress, method=args.method, modes=modes, jobs=args.jobs)
     except CatalogueError as exc:
         print(f"calibrate: {exc}", file=sys.stderr)
         return 2
@@ -79,6 +82,7 @@ def main(argv=None):
     name = "calibration" if args.method == "auto" else f"calibration_{args.method}"
     if "rev" not in modes:
         name = name.replace("calibration", "calibration_modes")
+    name = args.name or name
     written = calibration.write(stats, args.out, name=name, draws=args.draws, first_draw=args.first_draw, backends=ran,
                                 unavailable=unavailable, dtypes=dtypes, probe=args.probe, method=args.method,
                                 modes=modes)
