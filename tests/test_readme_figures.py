@@ -25,7 +25,7 @@ def rows():
 def test_the_worst_ratios_quoted_are_the_committed_ones():
     worst = {}
     for r in rows():
-        if r["verdict"] == "pass" and r["ratio"]:  # the passing rows' margin (a kink's or an unjudged row's is none)
+        if r["verdict"] == "pass" and r["ratio"] and r["mode"] == "rev":  # the gradients: the passing rows' margin (a kink's or an unjudged row's is none)
             key = (r["backend"], r["dtype"])
             worst[key] = max(worst.get(key, 0.0), float(r["ratio"]))
     checked = 0
@@ -65,3 +65,23 @@ def test_the_pairwise_figures_quoted_are_the_committed_ones():
         rel, a, b, case, param = m.groups()
         assert agrees(rel, float(worst["worst rel to scale"]))
         assert (f"{a} vs {b}", case, param) == (worst["pair"], worst["case"], worst["param"])
+
+
+def test_the_modes_table_quoted_is_the_committed_one():
+    """The README's J·v / H·v counts per backend and mode (issue 13) are those of results/rows.csv."""
+    counts = {}
+    for r in rows():
+        if r["mode"] != "rev":
+            key = (r["backend"], r["mode"], r["verdict"])
+            counts[key] = counts.get(key, 0) + 1
+    section = README[README.index("| backend | mode | pass | kink | unjudged |"):]
+    header = [c.strip() for c in section.splitlines()[0].strip("|").split("|")]
+    checked = 0
+    for line in section.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        backend, mode, *values = [c.strip() for c in line.strip("|").split("|")]
+        for verdict, printed in zip(header[2:], values):
+            assert counts.get((backend, mode, verdict), 0) == int(printed), (backend, mode, verdict, printed)
+            checked += 1
+    assert checked == 5 * 2 * 8
