@@ -1,6 +1,6 @@
 """``crosscheck diff A B``: what changed between two results folders (two framework versions, two machines).
 
-Rows are matched by (case, param, backend, dtype) in each folder's ``rows.csv``
+Rows are matched by (case, param, backend, dtype, mode) in each folder's ``rows.csv``
 (``crosscheck report``) or ``run.csv`` (``crosscheck run --results``). A
 matched row is listed when
 
@@ -12,7 +12,8 @@ matched row is listed when
   now picks another subgradient);
 - its **binding** changed (the ``note`` column: how the backend binds an op).
 
-Rows present in one folder only are listed as ``added`` or ``removed``.
+Rows present in one folder only are listed as ``added`` or ``removed``. A table written before the modes
+(issue 13) has no ``mode`` column: its rows are gradients, ``rev``.
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ class Change:
     param: str
     backend: str
     dtype: str
+    mode: str
     before: str
     after: str
 
 
 def read_rows(path) -> dict:
-    """{(case, param, backend, dtype): row dict} from a results folder (rows.csv, else run.csv) or a CSV file."""
+    """{(case, param, backend, dtype, mode): row dict} from a results folder (rows.csv, else run.csv) or a CSV
+    file."""
     path = Path(path)
     if path.is_dir():
         found = [path / n for n in ("rows.csv", "run.csv") if (path / n).is_file()]
@@ -55,7 +58,7 @@ def read_rows(path) -> dict:
         absent = [c for c in NEEDED if c not in (reader.fieldnames or [])]
         if absent:
             raise DiffError(f"{path}: not a crosscheck rows table (no column {', '.join(absent)})")
-        return {tuple(r[k] for k in KEY): r for r in reader}
+        return {tuple(r[k] for k in KEY) + (r.get("mode") or "rev",): r for r in reader}
 
 
 def _num(text):
@@ -114,6 +117,6 @@ def to_markdown(changes, a, b) -> str:
     head = f"crosscheck diff {a} {b}: " + (", ".join(f"{n} {k}" for k, n in counts.items()) or "no changes")
     if not changes:
         return head + "\n"
-    return head + "\n\n" + _markdown(["change", "case", "param", "backend", "dtype", "before", "after"],
-                                     ([c.kind, c.case, c.param, c.backend, c.dtype, c.before, c.after]
+    return head + "\n\n" + _markdown(["change", "case", "param", "backend", "dtype", "mode", "before", "after"],
+                                     ([c.kind, c.case, c.param, c.backend, c.dtype, c.mode, c.before, c.after]
                                       for c in changes))

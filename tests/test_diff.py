@@ -14,7 +14,7 @@ from crosscheck.cli import main
 @pytest.fixture(scope="module")
 def rows_csv(catalogue):
     rows = runner.run([catalogue[n] for n in ("tanh", "relu_at_zero", "maximum_tie", "matmul")],
-                      backends=["core"])
+                      backends=["core"], modes=("rev",))
     return tables.to_csv(rows)
 
 
@@ -52,7 +52,7 @@ def test_a_planted_verdict_change_is_listed_and_exits_1(tmp_path, rows_csv, caps
     assert main(["diff", str(a), str(b)]) == 1
     out = capsys.readouterr().out
     assert "1 verdict" in out.splitlines()[0]
-    assert "| verdict | tanh | x | core | float32 | pass | fail |" in out
+    assert "| verdict | tanh | x | core | float32 | rev | pass | fail |" in out
     assert main(["diff", str(a / "rows.csv"), str(b / "rows.csv")]) == 1  # the files themselves work too
 
 
@@ -71,7 +71,7 @@ def test_a_gradient_moved_beyond_tolerance_is_listed_without_failing(tmp_path, r
     assert capsys.readouterr().out.endswith("no changes\n")
     assert main(["diff", str(a), str(_folder(tmp_path / "out", outside))]) == 0  # no verdict changed
     out = capsys.readouterr().out
-    assert f"| gradient | matmul | {first['param']} | core | float64 | value {first['value']} |" in out
+    assert f"| gradient | matmul | {first['param']} | core | float64 | rev | value {first['value']} |" in out
 
 
 def test_a_kink_convention_change_and_a_binding_change_are_named(tmp_path, rows_csv, capsys):
@@ -84,8 +84,8 @@ def test_a_kink_convention_change_and_a_binding_change_are_named(tmp_path, rows_
     a, b = _folder(tmp_path / "a", rows_csv), _folder(tmp_path / "b", changed)
     assert main(["diff", str(a), str(b)]) == 0
     out = capsys.readouterr().out
-    assert "| convention | relu_at_zero | x | core | float64 |" in out
-    assert "| binding | tanh | x | core | float64 |  | tanh: composed |" in out
+    assert "| convention | relu_at_zero | x | core | float64 | rev |" in out
+    assert "| binding | tanh | x | core | float64 | rev |  | tanh: composed |" in out
 
 
 def test_rows_in_one_folder_only_are_added_or_removed(tmp_path, rows_csv, capsys):
@@ -93,9 +93,9 @@ def test_rows_in_one_folder_only_are_added_or_removed(tmp_path, rows_csv, capsys
     fewer = "".join(line for line in lines if not line.startswith("tanh,"))
     a, b = _folder(tmp_path / "a", fewer), _folder(tmp_path / "b", rows_csv)
     assert main(["diff", str(a), str(b)]) == 0
-    assert "| added | tanh | x | core | float64 |  | pass |" in capsys.readouterr().out
+    assert "| added | tanh | x | core | float64 | rev |  | pass |" in capsys.readouterr().out
     assert main(["diff", str(b), str(a)]) == 0
-    assert "| removed | tanh | x | core | float64 | pass |  |" in capsys.readouterr().out
+    assert "| removed | tanh | x | core | float64 | rev | pass |  |" in capsys.readouterr().out
 
 
 def test_bad_arguments_exit_2_with_the_reason(tmp_path, rows_csv, capsys):
@@ -120,3 +120,14 @@ def test_the_committed_results_diff_cleanly_against_themselves(capsys):
     assert main(["diff", str(results), str(results)]) == 0
     assert capsys.readouterr().out.endswith("no changes\n")
     assert diff.verdicts_changed([]) is False
+
+
+def test_rows_of_different_modes_are_told_apart(tmp_path, catalogue, capsys):
+    """The same (case, param, backend, dtype) in the three modes is three rows: a verdict changed in H·v alone is
+    listed as such, not hidden behind the gradient's row (a table without a mode column reads as rev)."""
+    text = tables.to_csv(runner.run([catalogue["tanh"]], backends=["core"], dtypes=("float64",)))
+    changed = _edit(text, {"mode": "hvp"}, verdict="fail")
+    assert main(["diff", str(_folder(tmp_path / "a", text)), str(_folder(tmp_path / "b", changed))]) == 1
+    assert "| verdict | tanh | x | core | float64 | hvp | pass | fail |" in capsys.readouterr().out
+    old = "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != 4) for line in text.splitlines())
+    assert set(diff.read_rows(_folder(tmp_path / "old", old + "\n"))) == {("tanh", "x", "core", "float64", "rev")}

@@ -20,6 +20,11 @@ from crosscheck.core.tape import apply
 pytest_plugins = "pytester"
 
 
+def run_rev(*args, **kwargs):
+    """A run of the gradients' rows only (what these tests judge; J·v and H·v rows are tests/test_modes*.py's)."""
+    return runner.run(*args, modes=("rev",), **kwargs)
+
+
 def installed(*names):
     """The backends among ``names`` that can run here (the suite also runs without torch and jax)."""
     import importlib.util
@@ -65,7 +70,7 @@ SMALL = """
 def test_small_inputs_near_a_singularity_pass(tmp_path):
     """log, 1/x, sqrt and BCE at inputs of 1e-3 and far below: the step scales with |x| (and goes down a
     ladder where it must), so float64 gradients that are right pass."""
-    rows = runner.run(cases_from(tmp_path, SMALL).values(), backends=installed("core", "torch", "jax"))
+    rows = run_rev(cases_from(tmp_path, SMALL).values(), backends=installed("core", "torch", "jax"))
     assert {r.verdict for r in rows} == {"pass"}, [r.message for r in rows if r.verdict != "pass"]
 
 
@@ -88,8 +93,17 @@ def test_bce_and_log_over_uniform_draws_never_fail(tmp_path):
     x ~ U(0, 1) 10 of 50. Now none does, on any backend or dtype."""
     cases = list(cases_from(tmp_path, DRAWN).values())
     bad = [r for d in range(50) for r in runner.run([c.redrawn(d) for c in cases], backends=installed("core", "torch"))
-           if r.verdict != "pass"]
+           if r.verdict != "pass" and not _torch_bce_cancellation(r)]
     assert not bad, bad[0].message
+
+
+def _torch_bce_cancellation(row):
+    """The one row of these draws that is not a pass, and rightly (issue 13): torch's float32 H·v of BCE at draw
+    42, p[17] = 0.99991965, y = 1. Its double backward (FunctionsManual.cpp) takes the numerator as
+    x² - 2xt + t, which is (1 - x)² = 6.5e-9 computed by cancelling terms of size 1 in float32: 0, where
+    y/(p²n) = 0.0156."""
+    return (row.backend, row.dtype, row.mode, row.case, row.verdict, row.worst_index) == \
+        ("torch", "float32", "hvp", "bce_uniform", "fail", (17,)) and row.value == 0 and abs(row.expected) > 0.015
 
 
 C1 = """
@@ -117,7 +131,7 @@ C1 = """
 def test_c1_points_are_smooth_not_kinks(tmp_path):
     """Huber at |d| = 1 and ELU (α = 1) at 0: f' is continuous there and f'' jumps. The central difference
     has an O(h) error there; the one-sided stencils keep O(h²), and the point is judged as smooth."""
-    rows = runner.run(cases_from(tmp_path, C1).values(), backends=installed("core", "handwritten", "torch", "jax"))
+    rows = run_rev(cases_from(tmp_path, C1).values(), backends=installed("core", "handwritten", "torch", "jax"))
     assert {r.verdict for r in rows} == {"pass"}, [r.message for r in rows if r.verdict != "pass"]
 
 
@@ -142,7 +156,7 @@ EDGES = """
 def test_a_step_that_would_cross_a_domain_edge_and_infinite_inputs(tmp_path):
     """log(1 + x) at x = -0.999999 (a step of 2^-17 crosses -1) and inputs of ±inf where the function is
     defined: the reference stays finite and every backend passes (before: every row 'nan')."""
-    rows = runner.run(cases_from(tmp_path, EDGES).values(), backends=installed("core", "torch", "jax"))
+    rows = run_rev(cases_from(tmp_path, EDGES).values(), backends=installed("core", "torch", "jax"))
     assert {r.verdict for r in rows} == {"pass"}, [r.message for r in rows if r.verdict != "pass"]
 
 
@@ -150,7 +164,7 @@ def test_a_step_that_would_cross_a_domain_edge_and_infinite_inputs(tmp_path):
 def test_directional_checks_probe_kinks(catalogue, name):
     """Forced to the directional method, known kinks stay kinks (the projections along a kink are judged
     between their left and right derivatives), not fails."""
-    rows = runner.run([catalogue[name]], backends=["core"], dtypes=("float64",), method="directional")
+    rows = run_rev([catalogue[name]], backends=["core"], dtypes=("float64",), method="directional")
     assert {r.verdict for r in rows} <= {"pass", "kink"} and "kink" in {r.verdict for r in rows}
 
 
@@ -170,11 +184,11 @@ def test_a_large_input_on_kinks_goes_directional_and_is_a_kink(tmp_path, monkeyp
     """Every random direction crosses some of the 4000 kinks: a projection outside the one-sided slopes there
     is no proof of a bug, so the element-wise check (kinks probed) settles it — or, past the fallback's size,
     the row is unjudged, never a false fail."""
-    rows = runner.run(cases_from(tmp_path, LARGE_KINK).values(), backends=installed("core", "torch"))
+    rows = run_rev(cases_from(tmp_path, LARGE_KINK).values(), backends=installed("core", "torch"))
     assert {r.method for r in rows} <= {"directional×16", "directional×16, then central"}
     assert {r.verdict for r in rows} == {"kink"}, [r.message for r in rows]
     monkeypatch.setattr(runner, "FALLBACK_MAX", 0)
-    rows = runner.run(cases_from(tmp_path, LARGE_KINK).values(), backends=["core"])
+    rows = run_rev(cases_from(tmp_path, LARGE_KINK).values(), backends=["core"])
     assert {r.verdict for r in rows} <= {"kink", "unjudged"}
 
 
@@ -202,7 +216,7 @@ NONDETERMINISTIC = """
 
 
 def test_a_case_whose_value_changes_between_calls_is_an_error_not_a_kink(tmp_path, capsys):
-    rows = runner.run(cases_from(tmp_path, NONDETERMINISTIC).values(), backends=["handwritten", "core"])
+    rows = run_rev(cases_from(tmp_path, NONDETERMINISTIC).values(), backends=["handwritten", "core"])
     assert {r.verdict for r in rows} == {"error"}
     assert all("not deterministic" in r.message for r in rows)
     assert main(["run", "--cases", str(tmp_path), "--backend", "handwritten"]) == 1
@@ -236,7 +250,7 @@ IN_PLACE = """
 def test_a_backward_writing_into_its_input_is_an_error_and_harms_no_other_backend(tmp_path, order):
     """Each backend gets its own read-only copy: the writer's row is an error naming the input, and the
     rows of the backends after it are unaffected, in any order (and so under pytest -n 2)."""
-    rows = runner.run(cases_from(tmp_path, IN_PLACE).values(), backends=installed(*order))
+    rows = run_rev(cases_from(tmp_path, IN_PLACE).values(), backends=installed(*order))
     by = {(r.backend, r.dtype): r for r in rows}
     for dtype in ("float64", "float32"):
         hw = by[("handwritten", dtype)]
@@ -280,7 +294,7 @@ TIES = """
 def test_a_subgradient_at_a_three_way_tie_is_judged_as_a_vector(tmp_path):
     """max(x0, x1, x2) at a three-way tie: (1, 1, 1) and (0, 0, 0) lie between each coordinate's left and
     right derivatives, but not on the simplex; (1/3, 1/3, 1/3) and (1, 0, 0) do."""
-    rows = runner.run(cases_from(tmp_path, TIES).values(), backends=["handwritten"], dtypes=("float64",))
+    rows = run_rev(cases_from(tmp_path, TIES).values(), backends=["handwritten"], dtypes=("float64",))
     got = {r.case: r.verdict for r in rows}
     assert got == {"tie_ones": "fail", "tie_zeros": "fail", "tie_thirds": "kink", "tie_first": "kink"}
     assert "joint kink" in next(r.message for r in rows if r.case == "tie_ones")
@@ -301,7 +315,7 @@ SPURIOUS = """
 
 def test_a_smooth_point_near_a_pole_is_no_kink(tmp_path):
     """1/x at 1e-5: a step crossing the pole looked like a kink and accepted a gradient 20 % wrong."""
-    rows = runner.run(cases_from(tmp_path, SPURIOUS).values(), backends=["handwritten"])
+    rows = run_rev(cases_from(tmp_path, SPURIOUS).values(), backends=["handwritten"])
     assert {r.verdict for r in rows} == {"fail"}
 
 
@@ -324,7 +338,7 @@ SQRT_ZERO = """
 def test_where_the_reference_is_not_finite_a_nan_and_a_finite_value_differ(tmp_path):
     """sqrt at 0: the derivative is infinite, so the reference cannot judge x[0]. A backend returning a finite
     value there is 'unjudged' (with the reason); one returning inf where another backend is finite is 'nan'."""
-    rows = runner.run(cases_from(tmp_path, SQRT_ZERO).values(), backends=["core", "handwritten"],
+    rows = run_rev(cases_from(tmp_path, SQRT_ZERO).values(), backends=["core", "handwritten"],
                       dtypes=("float64",))
     by = {r.backend: r for r in rows}
     assert by["handwritten"].verdict == "unjudged" and "x[0]" in by["handwritten"].message
@@ -346,7 +360,7 @@ class ShiftedSinBackend(CoreBackend):
 def test_forward_values_are_compared_with_the_reference(tmp_path):
     (tmp_path / "s.py").write_text("from crosscheck import case, inputs\n\n"
                                    "@case(x=inputs.normal(4))\ndef plain_sin(nn, x):\n    return nn.sin(x)\n")
-    rows = runner.run(discover([tmp_path]), backends=[ShiftedSinBackend(), CoreBackend()], dtypes=("float64",))
+    rows = run_rev(discover([tmp_path]), backends=[ShiftedSinBackend(), CoreBackend()], dtypes=("float64",))
     by = {r.backend: r for r in rows}
     assert by["shifted"].forward.startswith("forward value") and "reference gives" in by["shifted"].forward
     assert by["core"].forward == ""
@@ -369,7 +383,7 @@ def test_different_valid_subgradients_make_a_convention_record_and_run_prints_th
     """relu'(0) = 1 by hand, 0 on the tape: both are subgradients, both rows stay 'kink', and the record
     with the left and right derivatives and each backend's value is printed, with the pairwise difference."""
     conventions, pairs = [], []
-    rows = runner.run(cases_from(tmp_path, KINK_CONVENTION).values(), backends=["core", "handwritten"],
+    rows = run_rev(cases_from(tmp_path, KINK_CONVENTION).values(), backends=["core", "handwritten"],
                       dtypes=("float64",), conventions=conventions, pairs=pairs)
     assert {r.verdict for r in rows} == {"kink"}
     (record,) = conventions
@@ -398,7 +412,7 @@ LESS_PRECISE = """
 def test_an_error_below_the_tolerance_shows_in_the_precision_columns(tmp_path):
     """A uniform relative error of 5e-5 passes float32's rtol of 1e-4; its error in ulps and its rank among
     the backends on the same row say it is the least precise."""
-    rows = runner.run(cases_from(tmp_path, LESS_PRECISE).values(), backends=installed("core", "handwritten", "torch"))
+    rows = run_rev(cases_from(tmp_path, LESS_PRECISE).values(), backends=installed("core", "handwritten", "torch"))
     by = {r.backend: r for r in rows}
     assert {r.verdict for r in rows} == {"pass"}
     assert by["handwritten"].ulps > 100 > by["core"].ulps
@@ -419,8 +433,8 @@ def test_float64_rows_against_the_oracle_get_the_tighter_tolerance(tmp_path):
         def slightly_off(nn, x):
             return nn.sin(x)
     """))
-    (row,) = runner.run(discover([tmp_path]), backends=["handwritten"])
+    (row,) = run_rev(discover([tmp_path]), backends=["handwritten"])
     assert row.verdict == "fail" and row.reference == "complex-step"
     assert (row.atol, row.rtol) == (ORACLE_TOLERANCE.atol, ORACLE_TOLERANCE.rtol)
-    (row,) = runner.run(discover([tmp_path]), backends=["handwritten"], oracle=False)
+    (row,) = run_rev(discover([tmp_path]), backends=["handwritten"], oracle=False)
     assert row.verdict == "pass" and row.reference == "finite-difference"

@@ -239,7 +239,7 @@ class FakeCase:
     def inputs_summary(self, dtype):
         return "x=[...]"
 
-    def expectation(self, backend, dtype, param):
+    def expectation(self, backend, dtype, param, mode="rev"):
         return self.expect if (backend, dtype, param) == ("b", "float64", "x") else None
 
 
