@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NUMPY_ONLY = ("--crosscheck-backend", "core", "--crosscheck-backend", "handwritten")
 # hypothesis's terminal summary re-imports its lazily loaded modules in every inner run (pytester restores
 # sys.modules after each): a second per run, and nothing these tests need.
-INNER = ("-p", "no:hypothesispytest")
+INNER = ("-p", "no:hypothesispytest", "--crosscheck-mode", "rev")  # these tests count gradient tests (modes: test_modes)
 
 SWISH = (ROOT / "examples" / "my_cases" / "swish.py").read_text()
 WRONG_FACTOR = """
@@ -52,9 +52,11 @@ def collected_ids(*args):
 
 
 def expected_ids(cases):
-    return {f"cases/{Path(c.file).name}::{c.name}[{b}-{d}]"
+    """A test per (case, backend, dtype), and per mode beyond the gradient for the backends that compute it (all
+    but the hand-written backward): ``[b-d]``, ``[b-d-fwd]``, ``[b-d-hvp]``."""
+    return {f"cases/{Path(c.file).name}::{c.name}[{b}-{d}{'' if m == 'rev' else '-' + m}]"
             for c in cases for b in ("core", "handwritten", "torch", "jax", "tensorflow", "autograd") if b != "handwritten" or c.backward
-            for d in c.dtypes}
+            for d in c.dtypes for m in c.modes if m == "rev" or b != "handwritten"}
 
 
 # ------------------------------------------------------------------ collection in the repository
