@@ -43,5 +43,10 @@ def test_hard_points_raise_no_false_alarm_and_rarely_cannot_judge():
     hard = selftest.run_hard_points(JUDGE / "hard_points", draws=8)
     assert not hard.alarms, [(c, d, r.backend, r.dtype, r.message) for c, d, r in hard.alarms[:5]]
     judged = hard.rows - hard.total("skipped")  # a framework not installed here: its rows are skipped
-    assert len(hard.unjudged) <= 0.01 * judged
+    # the gradients' references judge all but 1 %; J·v and H·v (issue 13) have no second ladder of absolute steps
+    # (sin at 1e15) and meet the kink of relu 1e-9 away within their steps, so their rows may be unjudged a little
+    # more often: at most 3 % of them, and never a false alarm
+    gradients = [u for u in hard.unjudged if u[2].mode == "rev"]
+    assert len(gradients) <= 0.01 * judged
+    assert len(hard.unjudged) - len(gradients) <= 0.03 * judged
     assert hard.total("pass") > 0.9 * judged
