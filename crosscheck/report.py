@@ -434,16 +434,21 @@ def build(results: Results):
 # ------------------------------------------------------------------ the findings: what a reader came for
 
 
-def verdict_counts(rows):
-    """Per backend and dtype, how many rows got each verdict (every verdict a column, zeros included)."""
+def verdict_counts(rows, by_mode=False):
+    """Per backend and dtype, how many rows got each verdict (every verdict a column, zeros included); the modes
+    summed (the ``mode`` column names them: the findings' one screen), or one line per mode (``by_mode``)."""
     import pandas as pd
 
-    counts = {}
+    counts, modes = {}, {}
     for r in rows:
-        counts.setdefault((r.backend, r.dtype, r.mode), dict.fromkeys(VERDICTS, 0))[r.verdict] += 1
+        key = (r.backend, r.dtype, r.mode if by_mode else "")
+        counts.setdefault(key, dict.fromkeys(VERDICTS, 0))[r.verdict] += 1
+        modes.setdefault(key, set()).add(r.mode)
     order = sorted(counts, key=lambda k: (_backend_order(k[0]), _DTYPE_ORDER.get(k[1], 9), k[1],
                                           _MODE_ORDER.get(k[2], 9)))
-    return pd.DataFrame([{"backend": b, "dtype": d, "mode": m, **counts[b, d, m], "rows": sum(counts[b, d, m].values())}
+    return pd.DataFrame([{"backend": b, "dtype": d,
+                          "mode": "+".join(sorted(modes[b, d, m], key=lambda x: _MODE_ORDER.get(x, 9))),
+                          **counts[b, d, m], "rows": sum(counts[b, d, m].values())}
                          for b, d, m in order], columns=["backend", "dtype", "mode", *VERDICTS, "rows"])
 
 
@@ -513,6 +518,8 @@ def _findings(doc, results, named):
     doc.part("Findings", "findings")
     if "verdict_counts" in named and len(named["verdict_counts"]):
         doc.heading("Verdicts per backend and dtype", 3)
+        doc.text("The three modes summed (gradients, J·v, H·v: the mode column names those a backend computes); "
+                 "per mode in the parts Forward mode and Second order below.")
         doc.table(named["verdict_counts"], "verdict_counts", css="counts",
                   classes={v: _nonzero(v) for v in VERDICTS})
         doc.raw(_legend_chips(VERDICTS), "What each verdict means: the legend above the verdict grid (Full tables).")
@@ -683,8 +690,7 @@ def _mode_sections(doc, results, named):
             continue
         doc.part(title, f"mode-{mode}")
         doc.text(text)
-        counts = named["verdict_counts"]
-        doc.table(counts[counts["mode"] == mode].reset_index(drop=True), css="counts",
+        doc.table(verdict_counts([r for r in results.rows if r.mode == mode], by_mode=True), css="counts",
                   classes={v: _nonzero(v) for v in VERDICTS})
         grid = named[f"summary_{mode}"]
         passing = [all(v in ("pass", "skipped", "") for v in values[1:]) for values in grid.itertuples(index=False)]
