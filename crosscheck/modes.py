@@ -58,18 +58,6 @@ def hvp_tangents(case, point):
     return {p: rademacher_direction(point[p].shape, case.seed(f"{p}<hvp>"), 0).astype(np.float64) for p in case.wrt}
 
 
-def _from_estimate(est, shape, oracle=None):
-    ref = ParamReference("central")
-    ref.estimate = est
-    ref.grad, ref.error = est.value.reshape(shape), est.error.reshape(shape)
-    ref.right, ref.left = est.right.reshape(shape), est.left.reshape(shape)
-    ref.right_error, ref.left_error = est.right_error.reshape(shape), est.left_error.reshape(shape)
-    ref.kink = est.kink.reshape(shape)
-    ref.oracle = (est.source == SOURCES.index("complex step")).reshape(shape)
-    ref.sources = est.source.reshape(shape)
-    return ref
-
-
 def _complex_oracle(numeric, case, point, param, v, est):
     """The complex step along v replaces the estimate where the case is analytic (both steps agree to the last
     bits and, where the differences are precise, with them): as the reference's element-wise oracle."""
@@ -129,7 +117,7 @@ def _fwd_reference(case, reference, numeric, oracle):
                 est, f0 = numeric.estimate_jvp(case, reference.point, param, v)
             note = _complex_oracle(numeric, case, reference.point, param, v, est) if oracle else ""
             shape = _output_shape(case, reference, numeric, f0)
-            out[param] = (_from_estimate(est, shape), v, note)
+            out[param] = (ParamReference.from_estimate(est, shape), v, note)
         except Exception as exc:
             out[param] = exc
     return out
@@ -193,7 +181,7 @@ def _hvp_reference(case, reference):
         for name in ("value", "error", "right", "left", "right_error", "left_error", "kink", "source", "step",
                      "noise", "levels"):
             getattr(part, name)[:] = getattr(est, name)[start:start + n]
-        refs[p] = _from_estimate(part, point[p].shape)
+        refs[p] = ParamReference.from_estimate(part, point[p].shape)
         start += n
     return refs, v
 

@@ -53,6 +53,19 @@ class ParamReference:
         self.direction = None  # k -> the k-th direction (directional)
         self.count = 0
 
+    @classmethod
+    def from_estimate(cls, est, shape):
+        """The element-wise reference of one input (or of one J·v / H·v vector) from a flat Estimate."""
+        ref = cls("central")
+        ref.estimate = est
+        ref.grad, ref.error = est.value.reshape(shape), est.error.reshape(shape)
+        ref.right, ref.left = est.right.reshape(shape), est.left.reshape(shape)
+        ref.right_error, ref.left_error = est.right_error.reshape(shape), est.left_error.reshape(shape)
+        ref.kink = est.kink.reshape(shape)
+        ref.oracle = (est.source == SOURCES.index("complex step")).reshape(shape)
+        ref.sources = est.source.reshape(shape)
+        return ref
+
     @property
     def scale(self):
         """The largest |derivative| of the input (of the projections, when directional)."""
@@ -99,19 +112,10 @@ class Reference:
     # -- element-wise --------------------------------------------------------------------------------------
 
     def _central(self, param, oracle):
-        ref = ParamReference("central")
-        shape = self.point[param].shape
         est = self.numeric.estimate(self.case, self.point, param, self.value)
-        ref.estimate = est
         if oracle:
             self._apply_oracle(param, est)
-        ref.grad, ref.error = est.value.reshape(shape), est.error.reshape(shape)
-        ref.right, ref.left = est.right.reshape(shape), est.left.reshape(shape)
-        ref.right_error, ref.left_error = est.right_error.reshape(shape), est.left_error.reshape(shape)
-        ref.kink = est.kink.reshape(shape)
-        ref.oracle = (est.source == SOURCES.index("complex step")).reshape(shape)
-        ref.sources = est.source.reshape(shape)
-        return ref
+        return ParamReference.from_estimate(est, self.point[param].shape)
 
     def _apply_oracle(self, param, est):
         """Complex-step derivatives where the element is smooth and the case analytic: the estimate is kept
