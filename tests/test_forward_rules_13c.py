@@ -8,24 +8,11 @@ import zlib
 import numpy as np
 import pytest
 
-from crosscheck import catalogue, runner
+from crosscheck import runner
 from crosscheck.core import layers, linalg, ops, sequence, tape
 from crosscheck.core.tape import T, Tensor, apply
 
-_CASES = None
-
-
-def _cases(*names):
-    global _CASES
-    if _CASES is None:
-        _CASES = catalogue.discover([catalogue.shipped_case_folder()])
-    found = [c for c in _CASES if c.name in names]
-    assert len(found) == len(names), names
-    return found
-
-
-def _verdicts(rows, mode):
-    return {(r.case, r.param, r.dtype): r.verdict for r in rows if r.mode == mode}
+from tests.forward_helpers import shipped_cases as _cases, verdicts as _verdicts
 
 
 # ---------------------------------------------------------------- planted wrong rules
