@@ -405,3 +405,59 @@ def test_float32_stays_float32_inside_autograd(catalogue):
         if np.asarray(loss).dtype != np.float32:
             promoted.append(case.name)
     assert not promoted
+
+
+# ------------------------------------------------------------------ compiled functions: the last few cases only
+
+
+def test_the_case_cache_keeps_the_most_recently_used_cases():
+    from crosscheck.backends.framework import CaseCache
+
+    cases = [_Named(name=f"c{i}") for i in range(4)]
+    cache, built = CaseCache(cases=2), []
+
+    def build(tag):
+        return lambda: built.append(tag) or tag
+
+    assert cache.get(cases[0], "rev", build("0r")) == "0r"
+    assert cache.get(cases[0], "fwd", build("0f")) == "0f"
+    assert cache.get(cases[0], "rev", build("again")) == "0r"  # reused, not rebuilt
+    cache.get(cases[1], "rev", build("1r"))
+    cache.get(cases[0], "hvp", build("0h"))  # case 0 is now the most recent
+    cache.get(cases[2], "rev", build("2r"))  # case 1, the least recent, goes; case 0 stays with its three
+    assert cache.keys(cases[0]) == ["rev", "fwd", "hvp"] and cache.keys(cases[1]) == []
+    assert len(cache) == 4 and cache.peek(cases[1], "rev") is None and cache.keys(cases[1]) == []  # peek makes none
+    cache.get(cases[1], "rev", build("1r"))
+    assert built == ["0r", "0f", "1r", "0h", "2r", "1r"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Named:
+    name: str = ""
+    fn: object = None
+
+
+@pytest.mark.parametrize("name", ["jax", "tensorflow"])
+def test_a_framework_keeps_compiled_functions_of_the_last_few_cases_only(name, catalogue):
+    """A serial run of the whole catalogue once kept every jitted function: jax's executables filled the process's
+    memory mappings (65,530 on Linux) and XLA crashed. The cache now holds the last few cases; a case run again
+    after others is compiled again, one run just before is not."""
+    pytest.importorskip(name)
+    module = __import__(f"crosscheck.backends.{name}", fromlist=["_COMPILED"])
+    backend, calls = backends.get(name), []
+
+    def counted(nn, x):
+        calls.append(1)
+        return nn.sigmoid(x)
+
+    cases = [dataclasses.replace(catalogue["sigmoid"], name=f"sigmoid_{i}", fn=counted) for i in range(6)]
+    # distinct functions per case: the cache knows a case by its name and function
+    cases = [dataclasses.replace(c, fn=lambda nn, x, _f=counted: _f(nn, x)) for c in cases]
+    for case in cases:
+        backend.evaluate(case, _point(case, "float64"), "float64")
+    assert len(calls) == 12  # each case traced twice (its output's shape, then compiled)
+    assert len(module._COMPILED._cases) == module._COMPILED.cases
+    backend.evaluate(cases[-1], _point(cases[-1], "float64"), "float64")
+    assert len(calls) == 12  # the case just run: reused
+    backend.evaluate(cases[0], _point(cases[0], "float64"), "float64")
+    assert len(calls) == 14  # the first case, dropped since: compiled again

@@ -1,4 +1,5 @@
-"""What the PyTorch and JAX backends share: a lazy import that reports why it failed, and op recording.
+"""What the framework backends share: a lazy import that reports why it failed, op recording, and the cache of
+compiled functions of the cases run last.
 
 Frameworks are imported only inside their backend, on first use, so the core,
 the reference and ``crosscheck list`` never pay for (or need) them.
@@ -7,6 +8,7 @@ the reference and ``crosscheck list`` never pay for (or need) them.
 from __future__ import annotations
 
 import importlib
+from collections import OrderedDict
 
 from ..vocabulary import OPS
 
@@ -32,3 +34,49 @@ class Recording:
 
     def notes(self):
         return {op: self.bindings[op] for op in sorted(self.used) if op in self.bindings}
+
+
+class CaseCache:
+    """Compiled functions (jitted, traced) of the ``cases`` most recently used cases; older cases' are dropped.
+
+    A compiled function is reused for every draw, dtype and mode of its case, which a run judges one after
+    the other (runs, reports, the conformance suite and calibration go case by case), so a few cases are
+    enough. Kept for every case, they were not: each jax executable holds memory mappings of its own (about
+    130 for a depth-20 stack's J·v, ~5,700 for that case's 46 functions), and a serial ``pytest`` of the
+    catalogue reached Linux's limit of 65,530 mappings per process (vm.max_map_count) and died in XLA with a
+    segmentation fault. Dropping a case's functions releases its executables (the mappings measured fall
+    back to those of the first case).
+    """
+
+    def __init__(self, cases=4):
+        self.cases = cases
+        self._cases = OrderedDict()  # (case name, case function) -> {key: compiled}
+
+    def get(self, case, key, build):
+        """The function cached for ``case`` under ``key``, made by ``build()`` the first time."""
+        entries = self._touch(case)
+        if key not in entries:
+            entries[key] = build()
+        return entries[key]
+
+    def peek(self, case, key, default=None):
+        """The function cached under ``key`` if there is one, without making it."""
+        return self._cases.get((case.name, case.fn), {}).get(key, default)
+
+    def keys(self, case):
+        """The keys cached for ``case``."""
+        return list(self._cases.get((case.name, case.fn), {}))
+
+    def _touch(self, case):
+        group = (case.name, case.fn)
+        entries = self._cases.setdefault(group, {})
+        self._cases.move_to_end(group)
+        while len(self._cases) > max(1, self.cases):
+            self._cases.popitem(last=False)
+        return entries
+
+    def __len__(self):
+        return sum(len(entries) for entries in self._cases.values())
+
+    def clear(self):
+        self._cases.clear()

@@ -14,10 +14,11 @@ import numpy as np
 
 from ..vocabulary import Vocabulary
 from .base import Backend, Evaluation, objective, output_shape
-from .framework import Recording, import_framework
+from .framework import CaseCache, Recording, import_framework
 
-#: (vocabulary class, case name, case function, input shapes, dtype) -> (jitted value_and_grad, its vocabulary)
-_COMPILED = {}
+#: per case: (vocabulary class, case name, case function, input shapes, dtype[, mode, ...]) -> (jitted function,
+#: its vocabulary[, the output's shape]), for the last few cases run (see CaseCache)
+_COMPILED = CaseCache()
 
 
 def _jax():
@@ -340,7 +341,8 @@ class JaxBackend(Backend):
         so every draw of the case's inputs (and so of its cotangent) shares the compilation."""
         shapes = tuple((k, np.shape(v)) for k, v in {**params, **data}.items())
         key = (self.vocabulary, case.name, case.fn, shapes, dtype)
-        if key not in _COMPILED:
+
+        def build():
             jax = _jax()
             nn = self.vocabulary(dtype)
             out_shape = jax.eval_shape(lambda p, d: case.fn(nn, **p, **d), params, data).shape
@@ -348,8 +350,9 @@ class JaxBackend(Backend):
             def loss(params, data, cotangent):
                 return objective(case, nn, {**params, **data}, dtype, cotangent)[0]
 
-            _COMPILED[key] = jax.jit(jax.value_and_grad(loss)), nn, tuple(out_shape)
-        return _COMPILED[key]
+            return jax.jit(jax.value_and_grad(loss)), nn, tuple(out_shape)
+
+        return _COMPILED.get(case, key, build)
 
     def evaluate(self, case, point, dtype):
         # numpy arrays go straight into the jitted function: jit converts them on its fast path, where a
@@ -384,12 +387,14 @@ class JaxBackend(Backend):
         """The function ``make(nn)`` builds for this case (jitted unless ``eager``), cached like _compiled."""
         shapes = tuple((k, np.shape(v)) for k, v in {**params, **data}.items())
         key = (self.vocabulary, case.name, case.fn, shapes, dtype, kind, extra, self.eager)
-        if key not in _COMPILED:
+
+        def build():
             jax = _jax()
             nn = self.vocabulary(dtype)
             fn = make(jax, nn)
-            _COMPILED[key] = (fn if self.eager else jax.jit(fn)), nn
-        return _COMPILED[key]
+            return (fn if self.eager else jax.jit(fn)), nn
+
+        return _COMPILED.get(case, key, build)
 
     def jvp(self, case, point, dtype, param, tangent):
         params, data = self._split(case, point, dtype)
@@ -435,8 +440,9 @@ class JaxBackend(Backend):
         """The case's output shape: from evaluate's compilation when there is one, else traced abstractly."""
         shapes = tuple((k, np.shape(v)) for k, v in {**params, **data}.items())
         key = (self.vocabulary, case.name, case.fn, shapes, dtype)
-        if key in _COMPILED:
-            return _COMPILED[key][2]
+        compiled = _COMPILED.peek(case, key)
+        if compiled is not None:
+            return compiled[2]
         jax, nn = _jax(), self.vocabulary(dtype)
         return tuple(jax.eval_shape(lambda p, d: case.fn(nn, **p, **d), params, data).shape)
 

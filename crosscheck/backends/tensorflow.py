@@ -31,10 +31,11 @@ import numpy as np
 
 from ..vocabulary import OPS, Vocabulary
 from .base import Backend, Evaluation, objective, output_shape
-from .framework import Recording, import_framework
+from .framework import CaseCache, Recording, import_framework
 
-#: (vocabulary class, case name, case function, input shapes, dtype) -> (tf.function, its vocabulary, output shape)
-_COMPILED = {}
+#: per case: (vocabulary class, case name, case function, input shapes, dtype[, mode]) -> (tf.function, its
+#: vocabulary[, output shape]), for the last few cases run (see CaseCache: a traced graph per case and mode adds up)
+_COMPILED = CaseCache()
 
 
 # TF's C++ start-up and float64 notices (oneDNN, "Not handling type DT_DOUBLE") kept off a report's terminal,
@@ -647,7 +648,8 @@ class TensorFlowBackend(Backend):
         """(tf.function of (inputs, cotangent), its vocabulary, the output's shape): traced once, then reused."""
         shapes = tuple((k, np.shape(v)) for k, v in arrays.items())
         key = (self.vocabulary, case.name, case.fn, shapes, dtype)
-        if key not in _COMPILED:
+
+        def build():
             nn = self.vocabulary(dtype)
             tf = nn.tf
             probe = self.vocabulary(dtype)  # the output's shape, from one eager run (its op record is dropped)
@@ -661,8 +663,9 @@ class TensorFlowBackend(Backend):
 
             fn = tf.function(loss_and_grads, input_signature=[specs, tf.TensorSpec(out_shape, nn.dtype)],
                              autograph=False)
-            _COMPILED[key] = fn, nn, out_shape
-        return _COMPILED[key]
+            return fn, nn, out_shape
+
+        return _COMPILED.get(case, key, build)
 
     def evaluate(self, case, point, dtype):
         arrays = {k: np.asarray(v, dtype=dtype) for k, v in point.items()}
@@ -710,10 +713,8 @@ class TensorFlowBackend(Backend):
             return functools.partial(body, nn), nn
         shapes = tuple((k, np.shape(v)) for k, v in arrays.items())
         key = (self.vocabulary, case.name, case.fn, shapes, dtype, kind)
-        if key not in _COMPILED:
-            _COMPILED[key] = nn.tf.function(functools.partial(body, nn), input_signature=signature(nn),
-                                            autograph=False), nn
-        return _COMPILED[key]
+        return _COMPILED.get(case, key, lambda: (nn.tf.function(functools.partial(body, nn),
+                                                                 input_signature=signature(nn), autograph=False), nn))
 
     def jvp(self, case, point, dtype, param, tangent):
         arrays = {k: np.asarray(v, dtype=dtype) for k, v in point.items()}
@@ -781,8 +782,9 @@ class TensorFlowBackend(Backend):
     def _output_shape(self, case, arrays, dtype):
         """The case's output shape: from evaluate's trace when there is one, else from an eager run."""
         key = (self.vocabulary, case.name, case.fn, tuple((k, np.shape(v)) for k, v in arrays.items()), dtype)
-        if key in _COMPILED:
-            return _COMPILED[key][2]
+        compiled = _COMPILED.peek(case, key)
+        if compiled is not None:
+            return compiled[2]
         probe = self.vocabulary(dtype)
         return tuple(getattr(case.fn(probe, **{k: probe.constant(v) for k, v in arrays.items()}), "shape", ()))
 
