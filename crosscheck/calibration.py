@@ -94,6 +94,10 @@ def instances(names):
     return ready, unavailable
 
 
+#: cases per runner.run of a calibration (each at every draw): with -j, each run starts its worker processes
+CASES_PER_RUN = 8
+
+
 def calibrate(cases, draws=200, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"), *,
               probe="failing", tolerances=None, first_draw=0, progress=None, method="auto", modes=("rev",), jobs=1):
     """Judge every case at draws ``first_draw .. first_draw + draws - 1``; one :class:`Calibration` per
@@ -102,7 +106,14 @@ def calibrate(cases, draws=200, backends=backend_registry.DEFAULT, dtypes=("floa
     ``backends`` are names or instances that can run (see :func:`instances`).
     ``tolerances`` ({dtype: Tolerance}), when given, replaces the cases' own:
     to ask how a tighter (or looser) tolerance would fare.
-    ``progress(draw)`` is called after each draw. ``modes``: the modes judged (one Calibration per mode too).
+    ``progress(done)`` is called as cases are done (``done`` of ``len(cases)``). ``modes``: the modes judged (one
+    Calibration per mode too).
+
+    A few cases at a time, each at every draw: a framework compiles (jax) or traces (TensorFlow) a case once and
+    reuses that for all its draws, which it cannot when every case runs between two draws of one (it keeps the
+    last few cases' compilations only, see backends.framework.CaseCache; worker processes start afresh per run).
+    The rows of each (case, backend, dtype, mode) still come in draw order, so the tables are those of a run draw
+    by draw.
     """
     backends = [backend_registry.get(b) if isinstance(b, str) else b for b in backends]
     if tolerances:
@@ -117,12 +128,13 @@ def calibrate(cases, draws=200, backends=backend_registry.DEFAULT, dtypes=("floa
                 if d in dtypes:
                     for m in takes:
                         stats[(c.name, b.name, d, m)] = Calibration(c.name, b.name, d, c.tolerance(d), mode=m)
-    for draw in range(first_draw, first_draw + draws):
-        for row in runner.run([c.redrawn(draw) for c in cases], backends, dtypes, probe=probe, method=method,
-                              modes=modes, jobs=jobs):
-            stats[(row.case, row.backend, row.dtype, row.mode)].add(row, draw)
+    for start in range(0, len(cases), CASES_PER_RUN):
+        block = cases[start:start + CASES_PER_RUN]
+        work = [c.redrawn(draw) for c in block for draw in range(first_draw, first_draw + draws)]
+        for row in runner.run(work, backends, dtypes, probe=probe, method=method, modes=modes, jobs=jobs):
+            stats[(row.case, row.backend, row.dtype, row.mode)].add(row, row.draw)
         if progress:
-            progress(draw)
+            progress(start + len(block))
     return list(stats.values())
 
 
@@ -130,13 +142,13 @@ def calibrate_folders(folders, draws=200, backends=backend_registry.DEFAULT, dty
                       pattern=None, probe="failing", first_draw=0, progress=None, method="auto", modes=("rev",),
                       jobs=1):
     """:func:`calibrate` on the smooth cases found under ``folders`` (matching ``pattern``), on the backends
-    that can run. ``progress(done, draws)`` is called after each draw. Returns (stats, the backends run,
+    that can run. ``progress(done, total)`` is called as cases are done. Returns (stats, the backends run,
     {backend: why it could not run})."""
     ready, unavailable = instances(backends)
     cases = smooth_cases(select(discover(folders), pattern=pattern))
     stats = calibrate(cases, draws, ready, dtypes, probe=probe, first_draw=first_draw, method=method, modes=modes,
                       jobs=jobs,
-                      progress=progress and (lambda d: progress(d - first_draw + 1, draws)))
+                      progress=progress and (lambda done: progress(done, len(cases))))
     return stats, [b.name for b in ready], unavailable
 
 

@@ -209,6 +209,7 @@ class Row:
     detectable: float = float("nan")  # directional: the smallest single-element error the check was sure to catch
     forward: str = ""  # the backend's forward value where it differs from the reference's beyond tolerance
     mode: str = "rev"  # what was differentiated: "rev" (the gradient), "fwd" (J·v), "hvp" (H·v); see crosscheck.modes
+    draw: int = 0  # the case's input draw (0: its own point; a calibration runs others); not a table column
 
 
 def error_in_eps(max_abs, scale, dtype):

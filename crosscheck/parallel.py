@@ -78,33 +78,34 @@ def _start_worker(sources, selected, backends_blob):
     for name, draw in selected:
         if name not in found:
             raise RuntimeError(f"worker process: case {name!r} is no longer in its case file")
-        cases[name] = found[name].redrawn(draw) if draw else found[name]
-    _WORKER["cases"] = cases
-    _WORKER["order"] = [name for name, _ in selected]
+        cases[(name, draw)] = found[name].redrawn(draw) if draw else found[name]
+    _WORKER["cases"] = cases  # (name, draw) -> case: a calibration runs several draws of a case in one run
+    _WORKER["order"] = list(selected)
     _WORKER["backends"] = pickle.loads(backends_blob)
 
 
-def _judge(name, dtype, options):
-    """One case in one dtype, as :func:`crosscheck.runner.run` judges it: (rows, pairs, conventions)."""
+def _judge(key, dtype, options):
+    """One case (``key``: its name and draw) in one dtype, as :func:`crosscheck.runner.run` judges it:
+    (rows, pairs, conventions)."""
     from . import runner
 
     pairs, conventions = [], []
-    rows = runner.run([_WORKER["cases"][name]], _WORKER["backends"], (dtype,), pairs=pairs,
+    rows = runner.run([_WORKER["cases"][tuple(key)]], _WORKER["backends"], (dtype,), pairs=pairs,
                       conventions=conventions, **options)
     return rows, pairs, conventions
 
 
-def _train(name, dtypes, timeout, checkpoints):
+def _train(key, dtypes, timeout, checkpoints):
     from . import report
 
-    return report.train_case(_WORKER["cases"][name], _WORKER["backends"], dtypes, timeout, checkpoints)
+    return report.train_case(_WORKER["cases"][tuple(key)], _WORKER["backends"], dtypes, timeout, checkpoints)
 
 
 def _study(name, dtypes):
     """One of the report's studies (report.STUDY_UNITS) over the run's cases."""
     from . import report
 
-    catalogue = {case: _WORKER["cases"][case] for case in _WORKER["order"]}
+    catalogue = {case: _WORKER["cases"][(case, draw)] for case, draw in _WORKER["order"]}
     return report.STUDY_UNITS[name](catalogue, _WORKER["backends"], dtypes)
 
 
@@ -133,7 +134,7 @@ def run_units(units, cases, backends, jobs, on_done=None, on_lost=None):
     from . import cache, runner
 
     sources = {c.source for c in cases}
-    selected = [(c.name, c.draw) for c in cases]
+    selected = list(dict.fromkeys((c.name, c.draw) for c in cases))
     blob = pickle.dumps(backends)
     results, pending = {}, list(range(len(units)))
     context = multiprocessing.get_context("spawn")

@@ -314,9 +314,9 @@ def _compute_parallel(cases, instances, dtypes, probe, bar, applying, timeout, j
     options = dict(probe=probe, timeout=timeout, **reference_options)
     trained = [c for c in cases if c.training is not None]
     judged = [(c, d) for c in cases for d in c.dtypes if d in dtypes]
-    units = ([("train", (c.name, dtypes, timeout, tuple(seed.XOR_EPOCHS))) for c in trained]
+    units = ([("train", ((c.name, c.draw), dtypes, timeout, tuple(seed.XOR_EPOCHS))) for c in trained]
              + [("study", (name, dtypes)) for name in STUDY_UNITS]
-             + [("judge", (c.name, d, options)) for c, d in judged])
+             + [("judge", ((c.name, c.draw), d, options)) for c, d in judged])
     first_judged = len(trained) + len(STUDY_UNITS)
 
     def done(i, result):

@@ -619,7 +619,10 @@ def run(cases, backends=backend_registry.DEFAULT, dtypes=("float64", "float32"),
                 SPENT["reference"] = SPENT.get("reference", 0.0) + time.perf_counter() - started
                 return judge_case(case, dtype, instances, ref, probe, pairs, conventions, modes, oracle)
 
-            rows.extend(guarded_rows(case, dtype, instances, timeout, judged))
+            unit_rows = guarded_rows(case, dtype, instances, timeout, judged)
+            for row in unit_rows:
+                row.draw = case.draw
+            rows.extend(unit_rows)
             if progress:
                 progress(case, dtype)
     return rows
@@ -640,10 +643,12 @@ def _run_parallel(cases, instances, dtypes, progress, pairs, conventions, option
                     f"{dtype}: {message}") for b in instances if b.applies(case) for p in case.wrt]
         return rows, [], []
 
-    results = parallel.run_units([("judge", (case.name, dtype, options)) for case, dtype in units], cases,
-                                 instances, jobs, on_done=done, on_lost=lost)
+    results = parallel.run_units([("judge", ((case.name, case.draw), dtype, options)) for case, dtype in units],
+                                 cases, instances, jobs, on_done=done, on_lost=lost)
     rows = []
-    for unit_rows, unit_pairs, unit_conventions in results:
+    for (case, _), (unit_rows, unit_pairs, unit_conventions) in zip(units, results):
+        for row in unit_rows:
+            row.draw = case.draw
         rows.extend(unit_rows)
         if pairs is not None:
             pairs.extend(unit_pairs)

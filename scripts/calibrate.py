@@ -61,10 +61,10 @@ def main(argv=None):
 
     def progress(done, total):
         if tty:
-            print(f"\rcalibrate: {done}/{total} draws", end="" if done < total else "\n", file=sys.stderr, flush=True)
+            print(f"\rcalibrate: {done}/{total} cases", end="" if done < total else "\n", file=sys.stderr, flush=True)
         elif done == total or done * 10 // total > shown[0]:  # a log file: a line per tenth
             shown[0] = done * 10 // total
-            print(f"calibrate: {done}/{total} draws", file=sys.stderr, flush=True)
+            print(f"calibrate: {done}/{total} cases", file=sys.stderr, flush=True)
 
     start = time.perf_counter()
     try:

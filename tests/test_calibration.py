@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crosscheck import calibration
+from crosscheck import calibration, runner
 from crosscheck.catalogue import select
 from crosscheck.compare import Tolerance
 
@@ -97,6 +97,25 @@ def test_the_tables_are_byte_identical_for_the_same_inputs(subset, tmp_path):
         calibration.write(stats, tmp_path / out, draws=2, backends=["core"], dtypes=("float64",))
     for name in ("calibration.md", "calibration.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_two_workers_give_the_tables_of_one_and_of_a_run_draw_by_draw(subset, tmp_path):
+    """A calibration runs a few cases at a time, each at every draw (a framework compiles a case once for all
+    its draws); with -j its workers hold several draws of one case. Each row must count for its own draw: the
+    tables are those of one worker, and the worst draws those of the draws run one by one."""
+    for jobs in (1, 2):
+        stats = calibration.calibrate(subset, 3, ["core"], ("float32",), modes=("rev", "fwd"), jobs=jobs)
+        calibration.write(stats, tmp_path / str(jobs), draws=3, backends=["core"], dtypes=("float32",))
+    for name in ("calibration.md", "calibration.csv"):
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes()
+    worst = {}
+    for draw in range(3):
+        for row in runner.run([c.redrawn(draw) for c in subset], ["core"], ("float32",), probe="failing",
+                              modes=("rev", "fwd")):
+            key = (row.case, row.dtype, row.mode)
+            if row.ratio > worst.get(key, (-1.0,))[0]:
+                worst[key] = (row.ratio, draw)
+    assert {(s.case, s.dtype, s.mode): (s.worst_ratio, s.worst_draw) for s in stats} == worst
 
 
 @pytest.mark.skipif(not HAS_JAX, reason="jax is not installed")
