@@ -30,6 +30,13 @@ def _base(framework):
     return type(backends.get(framework))
 
 
+def _planted(framework, prefix, name, method):
+    """The framework's backend with its method ``name`` replaced by ``method(base, self, ...)``: a planted bug."""
+    base = _base(framework)
+    return type(f"{prefix}{base.__name__}", (base,),
+                {name: lambda self, *args: method(base, self, *args)})()
+
+
 def _rows(case, backend, modes_=("rev", "fwd", "hvp"), dtypes=DTYPES):
     return runner.run([case], backends=[backend], dtypes=dtypes, modes=modes_)
 
@@ -196,16 +203,14 @@ def test_a_framework_without_a_jvp_rule_gives_a_skipped_row_naming_the_op(catalo
 def _without_cross_terms(framework):
     """The framework's H·v with each input's block computed alone (the other inputs' tangents zeroed): the
     blocks H_pq v_q, p ≠ q, dropped — a wrong H·v binding."""
-    base = _base(framework)
-
-    def hvp(self, case, point, dtype, tangents):
+    def hvp(base, self, case, point, dtype, tangents):
         out = {}
         for p in case.wrt:
             alone = {q: (t if q == p else np.zeros_like(t)) for q, t in tangents.items()}
             out[p] = base.hvp(self, case, point, dtype, alone)[p]
         return out
 
-    return type(f"NoCross{base.__name__}", (base,), {"hvp": hvp})()
+    return _planted(framework, "NoCross", "hvp", hvp)
 
 
 def test_an_hvp_binding_without_the_cross_terms_is_caught(framework, catalogue):
@@ -218,12 +223,8 @@ def test_an_hvp_binding_without_the_cross_terms_is_caught(framework, catalogue):
 
 def _first_input_jvp(framework):
     """J·v with the tangent always put on the case's first differentiated input, whichever was asked for."""
-    base = _base(framework)
-
-    def jvp(self, case, point, dtype, param, tangent):
-        return base.jvp(self, case, point, dtype, case.wrt[0], tangent)
-
-    return type(f"FirstInput{base.__name__}", (base,), {"jvp": jvp})()
+    return _planted(framework, "FirstInput", "jvp", lambda base, self, case, point, dtype, param, tangent:
+                    base.jvp(self, case, point, dtype, case.wrt[0], tangent))
 
 
 def test_a_jvp_binding_on_the_wrong_input_is_caught_by_the_fwd_row(framework, catalogue):
@@ -247,15 +248,13 @@ SMALL = catalogue.Case(name="small_tanh", fn=lambda nn, x: nn.tanh(x) * 1e-3, in
 def _biased_jvp(framework):
     """J·v plus half the per-element tolerance, with the sign of the cotangent u at each element: every element
     within tolerance of the reference, yet ⟨u, J·v⟩ off by ½·atol·Σ|u|."""
-    base = _base(framework)
-
-    def jvp(self, case, point, dtype, param, tangent):
+    def jvp(base, self, case, point, dtype, param, tangent):
         jv = np.asarray(base.jvp(self, case, point, dtype, param, tangent))
         tol = case.tolerance(dtype)
         u = case.cotangent_for(jv.shape, dtype)
         return (jv + 0.5 * (tol.atol + tol.rtol * np.abs(jv)) * np.sign(u)).astype(dtype)
 
-    return type(f"Biased{base.__name__}", (base,), {"jvp": jvp})()
+    return _planted(framework, "Biased", "jvp", jvp)
 
 
 def test_a_jvp_wrong_below_the_tolerance_is_caught_by_the_transpose_identity(framework):
