@@ -38,6 +38,9 @@ MEANING = {"rev": "the gradient Jᵀu", "fwd": "J·v, the output's derivative al
 HVP_FLOOR = 2.0**-40
 #: the transpose identity's allowance: this many times the tolerance's rtol times the sums of |terms|
 TRANSPOSE_SLACK = 4.0
+#: elements whose magnitudes lie more than this many binades apart get a tangent (and a step) of their own where
+#: one step for all leaves the estimate without a bound (see by_scale)
+SCALE_SPAN = 20
 
 
 def check_modes(modes):
@@ -89,6 +92,49 @@ def _complex_oracle(numeric, case, point, param, v, est):
     return ""
 
 
+def scale_groups(x):
+    """Boolean masks over the flat ``x``: its elements grouped by magnitude, a group spanning at most SCALE_SPAN
+    binades of max(|x|, 1) (non-finite elements join the first group). One mask where x is of one scale."""
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    finite = np.isfinite(x)
+    binade = np.floor(np.log2(np.maximum(np.abs(np.where(finite, x, 1.0)), 1.0)))
+    starts = []
+    for b in np.unique(binade[finite]):
+        if not starts or b - starts[-1] > SCALE_SPAN:
+            starts.append(b)
+    if len(starts) <= 1:
+        return [np.ones(x.size, bool)]
+    group = np.searchsorted(np.array(starts), binade, side="right") - 1
+    return [(group == g) | (~finite & (g == 0)) for g in range(len(starts))]
+
+
+def _top(x, mask):
+    x = np.abs(np.asarray(x, dtype=np.float64).reshape(-1)[mask])
+    return float(np.max(x[np.isfinite(x)], initial=0.0))
+
+
+def by_scale(est, masks, estimate):
+    """J·v is linear in v: where one step for every element of v leaves ``est`` without an error bound (sin at
+    1e6 and at 1e15 in one input: a step fit for 1e15 spans many periods at 1e6), the sum of the estimates along
+    v restricted to each group of ``masks`` (``estimate(mask)``, each with a step of its group's scale) replaces
+    it, element by element, where it is the more precise and no part saw a kink there (one-sided derivatives
+    along v are not the sums of those along its parts). ``est`` is changed in place; returns whether any was."""
+    scale = float(np.max(np.abs(est.value[np.isfinite(est.value)]), initial=0.0))
+    imprecise = ~est.kink & ~(est.error <= 1e-2 * (np.abs(est.value) + scale))
+    if len(masks) <= 1 or not imprecise.any():
+        return False
+    parts = [estimate(mask) for mask in masks]
+    value = np.sum([p.value for p in parts], axis=0)
+    error = np.sum([p.error for p in parts], axis=0)
+    kink = np.any([p.kink for p in parts], axis=0) | est.kink
+    better = ~kink & np.isfinite(value) & np.isfinite(error) & (error < est.error)
+    est.value[better], est.error[better] = value[better], error[better]
+    est.noise[better] = np.sum([p.noise for p in parts], axis=0)[better]
+    est.source[better] = SOURCES.index("central")
+    est.step[better] = np.nan  # a step per part
+    return bool(better.any())
+
+
 def _memo(reference, key, compute):
     """A mode's reference, computed once per case and dtype (kept on the case's Reference: the conformance
     suite shares it among the backends' tests)."""
@@ -113,8 +159,11 @@ def _fwd_reference(case, reference, numeric, oracle):
     for param in case.wrt:
         try:
             v = tangent(case, param, reference.point[param].shape)
+            x = reference.point[param]
             with np.errstate(all="ignore"):
                 est, f0 = numeric.estimate_jvp(case, reference.point, param, v)
+                by_scale(est, scale_groups(x), lambda mask: numeric.estimate_jvp(
+                    case, reference.point, param, v * mask.reshape(x.shape), top=_top(x, mask))[0])
             note = _complex_oracle(numeric, case, reference.point, param, v, est) if oracle else ""
             shape = _output_shape(case, reference, numeric, f0)
             out[param] = (ParamReference.from_estimate(est, shape), v, note)
@@ -170,8 +219,34 @@ def _hvp_reference(case, reference):
         offsets = np.asarray(offsets, dtype=np.float64)
         return np.array([at(float(o))[int(i)] for i, o in zip(np.asarray(k), offsets)])
 
+    def along(mask, top):
+        """The gradient's derivative along v restricted to ``mask`` (flat over the inputs), with its scale's step."""
+        parts, start = {}, 0
+        for p in wrt:
+            n = point[p].size
+            parts[p] = v[p] * mask[start:start + n].reshape(point[p].shape)
+            start += n
+        memo_part = {}
+
+        def evaluate_part(k, offsets):
+            out = []
+            for i, o in zip(np.asarray(k), np.asarray(offsets, dtype=np.float64)):
+                o = float(o)
+                if o not in memo_part:
+                    memo_part[o] = float64_gradient(case, {q: (point[q] + o * parts[q] if q in parts else point[q])
+                                                           for q in point})
+                out.append(memo_part[o][int(i)])
+            return np.array(out)
+
+        hp = float(base_steps(np.array(top)))
+        fp = max(float(4 * np.spacing(top)) if top else 0.0, HVP_FLOOR * max(top, 1.0))
+        return estimate_derivatives(evaluate_part, f0, np.full(m, hp), min_step=np.full(m, fp),
+                                    fscale=_finite_max(f0))
+
     with np.errstate(all="ignore"):
         est = estimate_derivatives(evaluate, f0, np.full(m, h), min_step=np.full(m, floor), fscale=_finite_max(f0))
+        flat = np.concatenate([np.asarray(point[p], dtype=np.float64).reshape(-1) for p in wrt])
+        by_scale(est, scale_groups(flat), lambda mask: along(mask, _top(flat, mask)))
     refs, start = {}, 0
     from .numerical import Estimate
 

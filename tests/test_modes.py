@@ -114,6 +114,38 @@ def test_hvp_at_a_kink_of_the_gradient_is_never_a_failure():
     assert any(r.verdict in ("unjudged", "kink") for r in rows)
 
 
+def test_inputs_of_many_scales_get_a_step_per_scale():
+    """sin at 1e6, -3e7 and 1e15 in one input: one step along v, fit for 1e15, spans many periods at 1e6, and the
+    J·v and H·v rows were unjudged. J·v is linear in v: a tangent and step per scale judges them; a J·v wrong
+    by 1e-6 relative at the first element is caught; H·v at 1e15 stays unjudged (no step resolves cos there)."""
+    from crosscheck import modes
+
+    # binades of max(|x|, 1): 19, 24, 49, 1; a group spans at most 20
+    assert [m.tolist() for m in modes.scale_groups([1e6, -3e7, 1e15, 2.0])] == [
+        [True, False, False, True], [False, True, False, False], [False, False, True, False]]
+    assert len(modes.scale_groups(np.linspace(-3, 3, 7) * 1e5)) == 1  # one scale: one step, as before
+
+    def wide(nn, x):
+        return nn.sin(x)
+
+    c = _made(wide, x=inputs.fixed(np.array([1e6, -3e7, 1e15])))
+    rows = _rows([c], modes=("fwd", "hvp"), dtypes=("float64",))
+    fwd, hvp = ([r for r in rows if r.mode == m] for m in ("fwd", "hvp"))
+    assert [r.verdict for r in fwd] == ["pass"], fwd[0].message
+    assert [r.verdict for r in hvp] == ["unjudged"] and "1 of 3 element(s)" in hvp[0].message
+
+    class Off(CoreBackend):
+        name = "off"
+
+        def jvp(self, case, point, dtype, param, tangent):
+            jv = np.array(super().jvp(case, point, dtype, param, tangent))
+            jv.reshape(-1)[0] *= 1 + 1e-6
+            return jv
+
+    (row,) = runner.run([c], [Off()], ("float64",), modes=("fwd",))
+    assert row.verdict == "fail" and row.worst_index == (0,), row.message
+
+
 def test_a_case_may_opt_out_of_the_modes():
     def plain(nn, x):
         return nn.tanh(x)

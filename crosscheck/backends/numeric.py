@@ -1128,13 +1128,15 @@ class NumericBackend(Backend):
         data = np.asarray(out.data)
         return np.broadcast_to(data, (len(offsets),) + data.shape[1:]).reshape(len(offsets), -1)
 
-    def estimate_jvp(self, case, point, param, direction):
+    def estimate_jvp(self, case, point, param, direction, top=None):
         """An Estimate per element of the case's output of its derivative along ``direction`` in ``param``
-        (the reference for J·v), and the output at the point (flat)."""
+        (the reference for J·v), and the output at the point (flat). The step is set by ``top``, the scale of
+        the elements moved (default: the largest |x| of ``param``)."""
         point = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
         x = point[param]
-        finite = np.abs(x[np.isfinite(x)])
-        top = float(np.max(finite)) if finite.size else 0.0
+        if top is None:
+            finite = np.abs(x[np.isfinite(x)])
+            top = float(np.max(finite)) if finite.size else 0.0
         f0 = self.outputs(case, point, param, direction, [0.0])[0]
         m = f0.size
         h = float(base_steps(np.array(top)))
