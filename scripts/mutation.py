@@ -93,6 +93,9 @@ TESTS = {
                P + "the_kinks_of_the_vocabulary_are_noted_at_their_special_points_only"],
 }
 TESTS["numerical"] = TESTS["reference"]
+#: J·v and H·v (issue 13): their references, tolerances, kinks and the transpose identity, against the core's own
+#: forward rules (planted wrong ones included) and the judge's hard points in the three modes
+TESTS["modes"] = ["tests/test_modes.py"]
 #: (module, function) -> tests added for its mutants: the directional judge needs a large input
 TESTS_FOR = {("runner", f): [D + "large_inputs_go_directional_and_pass",
                              D + "an_error_below_what_the_row_says_it_detects_passes",
@@ -111,7 +114,7 @@ FULL = {
                "_judge_joint"},
 }
 SAMPLE = {"compare": 1, "runner": 12, "reference": 12, "numerical": 30, "tables": 10, "seed": 8, "trajectories": 5,
-          "flow": 3, "conventions": 10, "matrix": 16}
+          "flow": 3, "conventions": 10, "matrix": 16, "modes": 6}
 
 RESHAPE = "reshape(-1) -> reshape(-2): numpy takes any negative size as \"infer this dimension\", the same array"
 #: the hand-planted bugs of issue 16, mapped onto today's code: (module, function, bug, text, replacement,
