@@ -114,6 +114,14 @@ S_XLOGY = ("TF's xlogy gradient in y is xdivy(x, y), whose gradient in x (math_g
 S_ABS = ("autograd's abs VJP is g·x/|x| (numpy_vjps.py: conj(x) / replace_zero(ans, 1)); its H·v differentiates "
          "that quotient, 1/|x| - x·sign(x)/|x|², which is 0 but cancels in float32 to rounding of size eps/|x|: "
          "1.5e-5 where |x| is small (calibration draw 6), beyond the 1e-5 an H·v of 0 is allowed")
+S_ABS_L1 = ("l1 is mean |pred - target|, and autograd's abs VJP is g·d/|d| (numpy_vjps.py: conj(x) / "
+            "replace_zero(ans, 1)); its H·v differentiates that quotient, which is 0 but cancels in float32 to "
+            "rounding of size eps/|d|: 3.7e-5 where |pred - target| = 7e-5 (calibration draw 57), beyond the 1e-5 "
+            "an H·v of 0 is allowed (as S_ABS)")
+S_CUMPROD = ("torch and TF take cumprod's gradient as a reversed cumulative sum of g·out divided by x (TF: "
+             "math_grad._CumprodGrad, out / x with div_no_nan; torch: cumprod_backward for an input without zeros); "
+             "its derivative, the quotient's, is two terms of size 1/x² that cancel: at x = 1.9e-5 (calibration "
+             "draw 12) their float32 H·v is 0.443359375 (the same on both) where it is 0.444062, 3× the tolerance")
 S_STANDARDIZE = ("jax.nn.standardize's default algorithm 'fast' takes the variance as mean(x²) - mean(x)², clipped at "
                  "0: on the constant row it is exactly 0, at clip's boundary, and H·v through rsqrt(var + ε) "
                  "amplifies its float32 rounding by ε^(-3/2) ≈ 3e7 (7e-4 relative here; float64 passes)")
@@ -543,7 +551,7 @@ _red("cumprod", "cumprod(a, axis)", "torch.cumprod", "jnp.cumprod", [
     P("one_zero", "exact: products of the others up to each position", a=[2.0, 0.0, 3.0], expect={TF: T_CUMPROD}),
     P("two_zeros", "derivative 0 except at the first zero (product before it)", a=[2.0, 0.0, 0.0, 3.0],
       expect={TF: T_CUMPROD}),
-], attrs={"axis": -1})
+], attrs={"axis": -1}, second={("torch", "a", "float32"): S_CUMPROD, (TF, "a", "float32"): S_CUMPROD})
 _red("cummax", "cummax(a, axis)", "torch.cummax (values)", "jax.lax.cummax", [
     P("tie", "a kink at the tie: the running max's gradient may go to either tied element",
       a=[1.0, 1.0, 0.5, 2.0], why=W_CUMMAX),
@@ -695,7 +703,7 @@ _loss("nll", "nll(logp, labels)  # log-probabilities, integer labels (data)", "F
       data=("labels",), note="jax has no loss functions")
 _loss("l1", "l1(pred, target)  # mean |pred - target|", "F.l1_loss", "composition: jnp.mean(jnp.abs(pred - target))",
       _PT, [P("tie", "left -1/n, right 1/n (pred = target)", pred=[1.0, 2.0], target=[1.0, 0.0], why=W_L1)],
-      note="jax has no loss functions")
+      note="jax has no loss functions", second={(AG, p, "float32"): S_ABS_L1 for p in ("pred", "target")})
 _loss("huber", "huber(pred, target, delta=1.0)", "F.huber_loss",
       "composition: mean(where(|d| ≤ δ, ½d², δ(|d| - ½δ)))", _PT, [
           P("at_delta", "derivative clip(d, -δ, δ)/n: C1 at |d| = δ", pred=[1.0, -1.0], target=[0.0, 0.0],

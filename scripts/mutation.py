@@ -95,7 +95,13 @@ TESTS = {
 TESTS["numerical"] = TESTS["reference"]
 #: J·v and H·v (issue 13): their references, tolerances, kinks and the transpose identity, against the core's own
 #: forward rules (planted wrong ones included) and the judge's hard points in the three modes
-TESTS["modes"] = ["tests/test_modes.py"]
+M = "tests/test_modes.py::test_"
+TESTS["modes"] = [M + t for t in ("every_mode_has_its_rows_and_they_pass", "a_wrong_forward_rule_fails_its_fwd_rows",
+                                  "a_rule_computed_outside_the_tape_passes_fwd_and_fails_hvp",
+                                  "a_backend_whose_jvp_disagrees_with_its_gradient_fails_the_transpose_identity",
+                                  "hvp_at_a_kink_of_the_gradient_is_never_a_failure",
+                                  "inputs_of_many_scales_get_a_step_per_scale", "a_case_may_opt_out_of_the_modes",
+                                  "the_mode_is_a_column_and_selects")]  # not the pytester one: no plugin here
 #: (module, function) -> tests added for its mutants: the directional judge needs a large input
 TESTS_FOR = {("runner", f): [D + "large_inputs_go_directional_and_pass",
                              D + "an_error_below_what_the_row_says_it_detects_passes",
