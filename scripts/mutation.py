@@ -101,7 +101,12 @@ TESTS["modes"] = [M + t for t in ("every_mode_has_its_rows_and_they_pass", "a_wr
                                   "a_backend_whose_jvp_disagrees_with_its_gradient_fails_the_transpose_identity",
                                   "hvp_at_a_kink_of_the_gradient_is_never_a_failure",
                                   "inputs_of_many_scales_get_a_step_per_scale", "a_case_may_opt_out_of_the_modes",
-                                  "the_mode_is_a_column_and_selects")]  # not the pytester one: no plugin here
+                                  "the_mode_is_a_column_and_selects",
+                                  "a_jvp_that_raises_or_has_the_wrong_shape_is_an_error_row_of_its_own_input",
+                                  "where_several_kinks_meet_a_jvp_outside_the_one_sided_slopes_is_unjudged_with_the_"
+                                  "reason")] + [
+    "tests/test_forward_rules_13c.py::test_singular_value_hvp_at_a_repeated_singular_value_is_the_one_sided_value"]
+# (not test_modes' pytester test: the focused runs load no plugin)
 #: (module, function) -> tests added for its mutants: the directional judge needs a large input
 TESTS_FOR = {("runner", f): [D + "large_inputs_go_directional_and_pass",
                              D + "an_error_below_what_the_row_says_it_detects_passes",

@@ -103,6 +103,37 @@ def test_a_backend_whose_jvp_disagrees_with_its_gradient_fails_the_transpose_ide
     assert {r.verdict for r in fwd} == {"pass"} and all("transpose identity fails" in r.note for r in fwd)
 
 
+def test_a_jvp_that_raises_or_has_the_wrong_shape_is_an_error_row_of_its_own_input():
+    class Raises(CoreBackend):
+        name = "raises"
+
+        def jvp(self, case, point, dtype, param, tangent):
+            if param == "w":
+                raise RuntimeError("planted: no rule")
+            return super().jvp(case, point, dtype, param, tangent)
+
+    class Flat(CoreBackend):
+        name = "flat"
+
+        def jvp(self, case, point, dtype, param, tangent):
+            out = np.asarray(super().jvp(case, point, dtype, param, tangent))
+            return out.reshape(-1) if param == "x" else out  # (3, 2) given as (6,)
+
+    for backend, bad, words in ((Raises(), "w", "planted: no rule"), (Flat(), "x", "J·v has shape (6,)")):
+        rows = {r.param: r for r in runner.run([sin_case()], [backend], ("float64",), modes=("fwd",))}
+        assert (rows[bad].case, rows[bad].param, rows[bad].backend, rows[bad].verdict) == \
+            ("wavy", bad, backend.name, "error") and words in rows[bad].message, rows[bad].message
+        (good,) = set(rows) - {bad}
+        assert rows[good].verdict == "pass" and rows[good].case == "wavy"
+
+
+def test_where_several_kinks_meet_a_jvp_outside_the_one_sided_slopes_is_unjudged_with_the_reason(catalogue):
+    """The XOR MLP at the input (0, 0): its four first-layer ReLUs are all at 0, and J·v along b1's tangent is a
+    combination of their one-sided choices, which need not lie between the slopes along v."""
+    rows = [r for r in runner.run([catalogue["xor_mlp"]], ["core"], ("float64",), modes=("fwd",)) if r.param == "b1"]
+    assert [r.verdict for r in rows] == ["unjudged"] and "where several meet" in rows[0].message, rows[0].message
+
+
 def test_hvp_at_a_kink_of_the_gradient_is_never_a_failure():
     """relu at 0 (and a maximum at a tie): the gradient jumps along the tangent, so H·v does not exist there."""
     def kinked(nn, x):
