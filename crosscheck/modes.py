@@ -199,54 +199,39 @@ def _hvp_reference(case, reference):
     point = reference.point
     v = hvp_tangents(case, point)
     wrt = case.wrt
-    top = max((float(np.max(np.abs(point[p][np.isfinite(point[p])]), initial=0.0)) for p in wrt), default=0.0)
     f0 = float64_gradient(case, point)
     m = f0.size
-    h = float(base_steps(np.array(top)))
-    # the ladder stops at HVP_FLOOR of the inputs' scale: below it the gradient's round-off (eps·|g|/h) swamps any
-    # difference, and a jump in the gradient can hide (an eigen- or singular-value solver handed a matrix within
-    # rounding of a tie returns the diagonal case, smooth in t: svdvals at a repeated singular value)
-    floor = max(float(4 * np.spacing(top)) if top else 0.0, HVP_FLOOR * max(top, 1.0))
-    memo = {}
+    flat = np.concatenate([np.asarray(point[p], dtype=np.float64).reshape(-1) for p in wrt])
 
-    def at(o):
-        if o not in memo:
-            moved = {k: (point[k] + o * v[k] if k in v else point[k]) for k in point}
-            memo[o] = float64_gradient(case, moved)
-        return memo[o]
-
-    def evaluate(k, offsets):
-        offsets = np.asarray(offsets, dtype=np.float64)
-        return np.array([at(float(o))[int(i)] for i, o in zip(np.asarray(k), offsets)])
-
-    def along(mask, top):
-        """The gradient's derivative along v restricted to ``mask`` (flat over the inputs), with its scale's step."""
-        parts, start = {}, 0
+    def along(mask):
+        """The gradient's derivative along v restricted to ``mask`` (flat over the inputs; all of them at first,
+        see by_scale), with a step of the scale of the elements it moves."""
+        tangent, start = {}, 0
         for p in wrt:
-            n = point[p].size
-            parts[p] = v[p] * mask[start:start + n].reshape(point[p].shape)
-            start += n
-        memo_part = {}
+            tangent[p] = v[p] * mask[start:start + point[p].size].reshape(point[p].shape)
+            start += point[p].size
+        memo = {}
 
-        def evaluate_part(k, offsets):
+        def evaluate(k, offsets):
             out = []
             for i, o in zip(np.asarray(k), np.asarray(offsets, dtype=np.float64)):
-                o = float(o)
-                if o not in memo_part:
-                    memo_part[o] = float64_gradient(case, {q: (point[q] + o * parts[q] if q in parts else point[q])
-                                                           for q in point})
-                out.append(memo_part[o][int(i)])
+                if float(o) not in memo:
+                    memo[float(o)] = float64_gradient(case, {q: (point[q] + float(o) * tangent[q] if q in tangent
+                                                                 else point[q]) for q in point})
+                out.append(memo[float(o)][int(i)])
             return np.array(out)
 
-        hp = float(base_steps(np.array(top)))
-        fp = max(float(4 * np.spacing(top)) if top else 0.0, HVP_FLOOR * max(top, 1.0))
-        return estimate_derivatives(evaluate_part, f0, np.full(m, hp), min_step=np.full(m, fp),
-                                    fscale=_finite_max(f0))
+        top = _top(flat, mask)
+        # the ladder stops at HVP_FLOOR of the inputs' scale: below it the gradient's round-off (eps·|g|/h) swamps
+        # any difference, and a jump in the gradient can hide (an eigen- or singular-value solver handed a matrix
+        # within rounding of a tie returns the diagonal case, smooth in t: svdvals at a repeated singular value)
+        floor = max(float(4 * np.spacing(top)) if top else 0.0, HVP_FLOOR * max(top, 1.0))
+        return estimate_derivatives(evaluate, f0, np.full(m, float(base_steps(np.array(top)))),
+                                    min_step=np.full(m, floor), fscale=_finite_max(f0))
 
     with np.errstate(all="ignore"):
-        est = estimate_derivatives(evaluate, f0, np.full(m, h), min_step=np.full(m, floor), fscale=_finite_max(f0))
-        flat = np.concatenate([np.asarray(point[p], dtype=np.float64).reshape(-1) for p in wrt])
-        by_scale(est, scale_groups(flat), lambda mask: along(mask, _top(flat, mask)))
+        est = along(np.ones(flat.size, bool))
+        by_scale(est, scale_groups(flat), along)
     refs, start = {}, 0
     from .numerical import Estimate
 
