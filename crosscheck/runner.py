@@ -640,15 +640,13 @@ def _run_parallel(cases, instances, dtypes, progress, pairs, conventions, option
     def lost(i, message):
         case, dtype = units[i]
         rows = [Row(case.name, p, b.name, dtype, "error", message=f"case {case.name!r} ({case.location}) in "
-                    f"{dtype}: {message}") for b in instances if b.applies(case) for p in case.wrt]
+                    f"{dtype}: {message}", draw=case.draw) for b in instances if b.applies(case) for p in case.wrt]
         return rows, [], []
 
     results = parallel.run_units([("judge", ((case.name, case.draw), dtype, options)) for case, dtype in units],
                                  cases, instances, jobs, on_done=done, on_lost=lost)
-    rows = []
-    for (case, _), (unit_rows, unit_pairs, unit_conventions) in zip(units, results):
-        for row in unit_rows:
-            row.draw = case.draw
+    rows = []  # each row carries its draw: a worker judges by runner.run, which sets it
+    for unit_rows, unit_pairs, unit_conventions in results:
         rows.extend(unit_rows)
         if pairs is not None:
             pairs.extend(unit_pairs)

@@ -40,7 +40,7 @@ def parse(argv):
                         "without rev the files are calibration_modes.md/.csv")
     p.add_argument("--name", help="the files' name (default calibration, calibration_<method>, or calibration_modes "
                                    "without rev)")
-    p.add_argument("-j", dest="jobs", type=int, default=1, help="worker processes per draw (default 1)")
+    p.add_argument("-j", dest="jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--out", default="results", help="folder for calibration.md and .csv (default results)")
     args = p.parse_args(argv)
     if args.draws < 1:

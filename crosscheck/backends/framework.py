@@ -76,7 +76,5 @@ class CaseCache:
         return entries
 
     def __len__(self):
+        """The functions cached, over every case kept."""
         return sum(len(entries) for entries in self._cases.values())
-
-    def clear(self):
-        self._cases.clear()
