@@ -112,6 +112,11 @@ TESTS_FOR = {("runner", f): [D + "large_inputs_go_directional_and_pass",
                              D + "an_error_below_what_the_row_says_it_detects_passes",
                              D + "a_single_wrong_element_in_a_large_tensor_is_caught"]
              for f in ("_judge_directional", "_projection_allowance", "_dot_int8")}
+#: runner.run's -j path and the draw each row carries: the parallel run against the serial one, and calibration's
+#: draws (a few cases, each at all its draws, over two workers)
+TESTS_FOR[("runner", "run")] = ["tests/test_parallel.py::test_run_with_workers_gives_the_serial_rows_pairs_and_conventions",
+                                "tests/test_calibration.py::test_two_workers_give_the_tables_of_one_and_of_a_run_draw_by_"
+                                "draw"]
 
 
 def tests_for(m):
