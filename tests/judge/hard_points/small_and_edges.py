@@ -2,7 +2,7 @@
 singularity, domain edges within a step, skewed distributions. Every backend's own ops, no hand-written help."""
 import numpy as np
 
-from crosscheck import case, inputs
+from crosscheck import Expected, case, inputs
 
 
 @case(x=inputs.uniform(32, low=0.0, high=1.0), tags={"hard"})
@@ -26,7 +26,16 @@ def sqrt_near_zero(nn, x):
     return nn.power(x, 0.5)
 
 
-@case(p=inputs.uniform(64, low=0.0, high=1.0), y=inputs.data((np.arange(64) % 2).astype(float)), tags={"hard"})
+#: a true finding, not the judge's: torch's double backward of BCE (FunctionsManual.cpp) takes the numerator as
+#: x² - 2xt + t, (1 - x)² computed by cancelling terms of size 1; in float32 at p within ~1e-4 of y it is 0 where
+#: y/(p²n) = 0.0156 (draws 48 and 83 of 200; tests/test_judge.py names the same at its own draw)
+_TORCH_BCE_HVP = Expected("torch's float32 H·v of BCE cancels to 0 at p within ~1e-4 of its label (its double "
+                          "backward expands (1 - x)² as x² - 2xt + t)", backend="torch", dtype="float32", param="p",
+                          mode="hvp")
+
+
+@case(p=inputs.uniform(64, low=0.0, high=1.0), y=inputs.data((np.arange(64) % 2).astype(float)), tags={"hard"},
+      expect=[_TORCH_BCE_HVP])
 def bce_uniform_probabilities(nn, p, y):
     """Binary cross-entropy with p ~ U(0, 1) over 64 elements: p near 0 or 1 in most draws."""
     return nn.binary_cross_entropy(p, y)
