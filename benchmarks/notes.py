@@ -24,6 +24,29 @@ PROTOTYPED = {
     "product float32": (23.9e-3, 13.1e-3),
 }
 
+#: measured at commit a252e90 (the catalogue of 307 cases, 614 (case, dtype) pairs, 1254 gradient rows per backend),
+#: on the same machine, one thread, warm caches unless said; scripts kept out of the package, the method in each note
+MEASURED = {
+    # jax, the catalogue's 614 value_and_grad functions, seconds in all: eval_shape (the output's shape, for the
+    # cotangent), trace, lower to StableHLO, executable from the persistent cache, the call
+    "jax parts": dict(shape=1.41, trace=4.63, lower=6.43, load=3.58, run=0.32),
+    "jax ir context": 3.27,  # of the lowering: a fresh MLIR context per lowering (jax's make_ir_context)
+    # compiled cold, default options against xla_backend_optimization_level=0 + xla_llvm_disable_expensive_passes
+    "jax opt0 compile": (69.9, 51.7), "jax opt0 differ": 240,
+    # TensorFlow, the same 614 gradients: tf.function as the backend runs it, eager tf.GradientTape, tf.function
+    # with grappler off (disable_meta_optimizer); and how many of the 614 differ in a bit from the tf.function's
+    "tf graph": 21.3, "tf eager": 2.3, "tf no grappler": 20.6, "tf eager differ": 64,
+    "tf step": (0.96e-3, 0.87e-3),  # one XOR step: tf.function called with its arguments, then its concrete function
+    # the full check of the P = 10⁴ MLP (core): evaluations per element (6 of the stencil, 2 complex steps), and
+    # the share of its time in np.tanh on dense stacks (W1's and b1's copies after the first layer)
+    "full evaluations": 8, "full tanh": (0.484, 0.836),
+    # network evaluations of the directional check of the P = 10⁵ MLP, 16 directions per input and 1 (gradcheck's
+    # fast mode: 12): six per direction and level, a second level where the first one's error bound was too wide
+    "directional evaluations": (738, 42),
+    # the -j 2 report, warm: in the parent, after the workers: rendering (plots, tables, pages), the error heatmap
+    "render": 14.0, "heatmap": 3.4,
+}
+
 
 def _report(e2e, **_):
     floor, report = e2e["floor"].timing.median, e2e["report"].timing.median
@@ -31,33 +54,31 @@ def _report(e2e, **_):
     share = ""
     if no_jax is not None:
         t = no_jax.timing.median
-        share = (f" Without jax the same report takes {seconds(t)} ({ratio(t / floor)} the floor): jax accounts for "
-                 f"{seconds(report - t)} of the {seconds(report)}.")
+        share = (f" Without jax, TensorFlow and autograd the same report takes {seconds(t)} ({ratio(t / floor)} the floor): "
+                 f"they account for {seconds(report - t)} of the {seconds(report)}.")
     summary = e2e["report"].summary or "the default catalogue"
-    base, jit0, numpy_args, cached = PROTOTYPED["report"]
-    pfloor = PROTOTYPED["report floor"]
+    m = MEASURED["jax parts"]
+    per_case = sum(m.values()) / 614
+    opt_before, opt_after = MEASURED["jax opt0 compile"]
     return (
-        f"**Report wall time.** The report judges the catalogue ({summary}) on four backends in two dtypes, trains "
-        "the cases that carry a training run (XOR for 2000 steps, a regression stack for 200) on every backend, "
-        "measures gradient flow and draws four plots; the floor only imports." + share +
-        " Almost all of jax's share is XLA compilation: the jax backend jits one `value_and_grad` per case and dtype "
-        "(0.1–0.15 s each, for graphs that then run once). Prototyped in `crosscheck/backends/jax.py` (medians "
-        f"of 3 in turns, before the second was applied: floor {seconds(pfloor)}, `crosscheck report` "
-        f"{seconds(base)}):\n"
-        "  1. compile with `jax.jit(..., compiler_options={\"xla_backend_optimization_level\": 0, "
-        "\"xla_llvm_disable_expensive_passes\": True})`: the graphs are a few ops on arrays of a few elements, so "
-        f"optimising their machine code buys nothing at run time: {seconds(base)} → {seconds(jit0)};\n"
-        "  2. (applied) pass the numpy inputs and cotangent straight to the jitted function instead of "
-        "`jnp.asarray` per input and step (jit converts them on its C++ fast path): the four jax training runs "
-        f"{seconds(PROTOTYPED['jax training'][0])} → {seconds(PROTOTYPED['jax training'][1])}, losses identical; "
-        f"report → {seconds(numpy_args)};\n"
-        "  3. jax's persistent compilation cache (`jax_compilation_cache_dir`, e.g. under `~/.cache/crosscheck`, "
-        "with `jax_persistent_cache_min_compile_time_secs = 0`): every report after the first skips compilation: "
-        f"→ {seconds(cached)}, {ratio(cached / pfloor)} the floor.\n"
-        f"  What remains is the report's own work without jax ({seconds(PROTOTYPED['report no jax'])}) plus tracing "
-        "and lowering one function per case and dtype, which jax does even on a cache hit. Closing the rest needs "
-        "jax off the critical path: judge and train on jax in a child process while the other backends run (2 "
-        "cores; not prototyped; estimated ≈ max(the rest, jax's part) ≈ 4× the floor).")
+        f"**Report wall time.** The default report ({summary}) judges the catalogue in three modes on six "
+        "backends in two dtypes, trains the cases that carry a training run on every backend, and runs the studies "
+        "(gradient flow, through time, second order); the floor only imports torch and jax (the floor of every "
+        "installed framework, and the target that replaced this one, are in section 5)." + share +
+        " Applied earlier: jax's persistent compilation cache and numpy arguments to jitted functions (a "
+        f"prototype took the report {seconds(PROTOTYPED['report'][0])} → {seconds(PROTOTYPED['report'][3])}). "
+        "What a warm jax still pays per (case, dtype), measured over the catalogue's 614 `value_and_grad` "
+        f"functions: tracing {seconds(m['trace'] / 614)}, lowering to StableHLO {seconds(m['lower'] / 614)} (of "
+        f"which {seconds(MEASURED['jax ir context'] / 614)} is a fresh MLIR context per lowering, inside jax), the "
+        f"executable from the cache {seconds(m['load'] / 614)}, the output's shape {seconds(m['shape'] / 614)}, "
+        f"the call {seconds(m['run'] / 614)}: ≈ {seconds(per_case)} in all, for graphs that then run once. "
+        "Compiler options were measured and **not** applied: `xla_backend_optimization_level=0` with "
+        f"`xla_llvm_disable_expensive_passes` compiles the 614 functions cold in {seconds(opt_after)} instead of "
+        f"{seconds(opt_before)}, but {MEASURED['jax opt0 differ']} of the 614 gradients then differ in at least "
+        "one bit (XLA fuses differently): a validator cannot buy speed with the answers. What would close the rest "
+        "is skipping the trace and the lowering on a warm run (jax.export of each case's function, kept on disk), "
+        "which needs a cache key that sees every change to a case's code and the modules it calls: not done, "
+        "since a stale function would judge an old computation.")
 
 
 def _full(checks, **_):
@@ -71,14 +92,21 @@ def _full(checks, **_):
         seen.append(f"P = {s.count}: crosscheck core {seconds(s.timings['central core'].median)}, gradcheck {gc}")
     before4, after4 = PROTOTYPED["central 1e4"]
     before5, after5 = PROTOTYPED["central 1e5"]
+    tanh, total = MEASURED["full tanh"]
     return (
-        "**Full element-wise check against gradcheck(fast_mode=False)** (" + "; ".join(seen) + "). Both evaluate the "
-        "network twice per element; crosscheck batches the evaluations, spares the product that contains the "
-        "perturbed weight (a rank-one update) and, since the prototype measured here was applied, keeps a "
-        "perturbation confined to one column lazy through bias adds and element-wise ops (`ColumnDelta` in "
+        "**Full element-wise check against gradcheck(fast_mode=False)** (" + "; ".join(seen) + "). gradcheck "
+        f"evaluates the network twice per element; crosscheck {MEASURED['full evaluations']} times (counted at "
+        "P = 10⁴): the six points of its stencil, whose spread gives each element's estimate an error bound (the "
+        "tolerance is that bound, not a fixed atol/rtol), and two complex steps (the oracle that confirms the "
+        "estimate to ~1e-15 where the case is analytic). It is faster with 4× the evaluations because it batches "
+        "them, spares the product that contains the perturbed weight (a rank-one update) and keeps a perturbation "
+        "confined to one column lazy through bias adds and element-wise ops (`ColumnDelta` in "
         "`crosscheck/backends/numeric.py`; prototype: core backend, P = 10⁴ "
-        f"{seconds(before4)} → {seconds(after4)}, P = 10⁵ {seconds(before5)} → {seconds(after5)}). What is left "
-        "is dense work after the first layer for W1 and b1 copies, and Python overhead per chunk of copies.")
+        f"{seconds(before4)} → {seconds(after4)}, P = 10⁵ {seconds(before5)} → {seconds(after5)}). Profiled at "
+        f"P = 10⁴, {seconds(tanh)} of {seconds(total)} is `np.tanh` on the dense copies that W1 and b1 make after "
+        "the first layer: arithmetic, not overhead. Meeting 8× needs fewer evaluations per element, e.g. one "
+        "central difference first and the full stencil only where it disagrees; that changes how the judge reaches "
+        "its verdicts, so it would need the calibration and the judge's suites run again before it could ship.")
 
 
 def _directional(checks, **_):
@@ -96,10 +124,13 @@ def _directional(checks, **_):
                 f"≈ {ratio(max(ours - saved, 0) / fast)} gradcheck's fast mode: 16 directions cannot come within 2× "
                 "of one.")
     return (
-        "**Directional check against gradcheck(fast_mode=True).** With 16 directions per input crosscheck evaluates "
-        "the network 2 × 16 × 6 = 192 times, gradcheck's fast mode 2 × 6 = 12 times (one random direction per "
-        "input): 16× the evaluations by design." + equal + " Beyond the evaluations, much of crosscheck's time is "
-        "bookkeeping: the stack of x ± h·v for each input is built in full "
+        "**Directional check against gradcheck(fast_mode=True)** (a target replaced by the one at equal detection "
+        "power, section 6). With 16 directions per input crosscheck evaluates the network "
+        f"{MEASURED['directional evaluations'][0]} times (counted: six points per direction, and a second level "
+        "where the first one's error bound was too wide), gradcheck's fast mode 2 × 6 = 12 times (one random "
+        "direction per input)." + equal + " The two proposals below were measured then and have since been applied "
+        "(`AlongDirection` in `crosscheck/backends/numeric.py`, `numerical.rademacher_direction`). Before them, "
+        "much of crosscheck's time was bookkeeping: the stack of x ± h·v for each input was built in full "
         f"({seconds(PROTOTYPED['W2 stack'])} for W2 alone at P = 10⁵) and the ±1 directions are drawn with "
         f"`rng.choice` ({seconds(PROTOTYPED['directions'][0])} for W2; `rng.integers(0, 2, dtype=np.int8)·2 − 1` "
         f"takes {seconds(PROTOTYPED['directions'][1])}). Proposed (measured on W2 at P = 10⁵): (1) in "
@@ -166,19 +197,34 @@ def _memory_size(e2e, **_):
 
 
 def _scaling(**_):
-    return ("**The report at scale (section 5).** The cost a row adds is in the per-backend table: a backend "
-            "above the line pays per case for something other than its gradients (for jax: tracing and lowering "
-            "one function per case and dtype, which jax does even when the compiled executable comes from the "
-            "persistent cache; for TensorFlow: eager dispatch per op). `-j 2` can at best halve the part that is "
-            "spread (the judging, the training runs, the studies); rendering the report (plots, tables) stays in "
-            "one process, and each worker imports the frameworks again.")
+    m = MEASURED["jax parts"]
+    graph, eager, nog = MEASURED["tf graph"], MEASURED["tf eager"], MEASURED["tf no grappler"]
+    before, after = MEASURED["tf step"]
+    return (
+        "**The report at scale (section 5).** The cost a row adds is in the per-backend table. jax and TensorFlow "
+        "pay per (case, dtype) for something other than their gradients: jax traces and lowers one function "
+        f"(≈ {seconds(sum(m.values()) / 614)} in all, warm; see the note on the report's wall time), TensorFlow "
+        "traces one `tf.function` and runs it once, which builds and optimises its graph: the catalogue's 614 "
+        f"gradients take {seconds(graph)}, {seconds(graph / 614)} each, for about two rows. Measured and not "
+        f"applied: TensorFlow's eager `GradientTape` computes the same 614 in {seconds(eager)}, but "
+        f"{MEASURED['tf eager differ']} of them differ in at least one bit from the traced function's (grappler "
+        "rewrites the graph), so the rows would test another TensorFlow than the one `tf.function` and Keras users "
+        f"run; grappler off saves little ({seconds(nog)}): the trace is the cost. Applied: the traced function is "
+        f"called through its concrete function (one XOR training step {seconds(before)} → {seconds(after)}, the "
+        "same graph and bits). `-j 2` can at best halve the part that is spread (the judging, the training runs, "
+        f"the studies); rendering the report stays in one process, after the workers (≈ {seconds(MEASURED['render'])} "
+        f"with profiling on, {seconds(MEASURED['heatmap'])} of it the error heatmap's PNG), and each worker imports "
+        "the frameworks again.")
 
 
 def _detection(**_):
     return ("**Directional checks at equal detection power (section 6).** crosscheck's single direction catches "
             "errors orders of magnitude smaller than gradcheck's fast mode (its tolerance comes from the finite "
             "differences' own error estimate, not a fixed atol = 1e-5, rtol = 1e-3), but pays for that estimate: "
-            "six evaluations per direction (the Richardson stencil) against gradcheck's two.")
+            "six evaluations per direction (the Richardson stencil) against gradcheck's two: with one direction per "
+            f"input, {MEASURED['directional evaluations'][1]} evaluations of the P = 10⁵ MLP against gradcheck's 12. "
+            "What keeps it near gradcheck's time is that its evaluations are batched and lazy. A cheaper stencil for a single direction would change the judge's error "
+            "estimate, which calibration fixed; not done for speed alone.")
 
 
 NOTES = {"scaling": _scaling, "detection": _detection, "memory size": _memory_size, "report": _report, "full": _full, "directional": _directional, "layers torch": _layers,

@@ -60,6 +60,7 @@ class Run:
     fraction: str
     jobs: int
     cache: str  # "cold" or "warm"
+    modes: str = "rev"  # "rev" (gradients: issue 15's targets) or "all" (the default: rev, fwd and hvp rows)
     wall: float = float("nan")
     rows: Counter = field(default_factory=Counter)  # backend -> rows written
     spent: dict = field(default_factory=dict)  # backend (and "reference") -> seconds in evaluate
@@ -72,11 +73,11 @@ def _report(run, folder, cache_dir, selection, log):
            "CROSSCHECK_BENCH_EVERY": str(dict((b, a) for a, b in FRACTIONS)[run.fraction])}
     env.pop("CROSSCHECK_CACHE", None)
     env.pop("CROSSCHECK_JOBS", None)
-    out = folder / f"results-{run.fraction.replace('/', '_')}-j{run.jobs}-{run.cache}"
-    # the gradients' report (--mode rev), as issue 15's targets were set and measured; J·v and H·v (issue 13) add
-    # their own rows and are measured apart (README, Speed)
-    argv = [sys.executable, "-c", WRAPPER, "report", *selection, "--mode", "rev", "-j", str(run.jobs), "--results",
-            str(out)]
+    out = folder / f"results-{run.fraction.replace('/', '_')}-j{run.jobs}-{run.cache}-{run.modes}"
+    # the gradients' report (--mode rev), as issue 15's targets were set and measured; the default report (J·v and
+    # H·v rows too, issue 13) is timed beside it on the whole catalogue with -j 2, for what a user's report costs
+    modes = ["--mode", "rev"] if run.modes == "rev" else []
+    argv = [sys.executable, "-c", WRAPPER, "report", *selection, *modes, "-j", str(run.jobs), "--results", str(out)]
     proc = run_process(argv, cwd=ROOT, env=env)
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"{' '.join(argv[3:])} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
@@ -90,7 +91,8 @@ def _report(run, folder, cache_dir, selection, log):
             run.summary = line.split(";")[0]
     with open(out / "rows.csv", newline="") as fh:
         run.rows = Counter(r["backend"] for r in csv.DictReader(fh))
-    log(f"  {run.fraction} of the catalogue, -j {run.jobs}, {run.cache}: {run.wall:.1f} s ({run.summary}; "
+    log(f"  {run.fraction} of the catalogue, -j {run.jobs}, {run.cache}, modes {run.modes}: {run.wall:.1f} s "
+        f"({run.summary}; "
         f"{run.cache_line or 'no jax compilation'})")
     return run
 
@@ -108,17 +110,18 @@ def measure(*, quick=False, log=print):
         (subset / "catalogue_subset.py").write_text(SUBSET.format(root=str(ROOT)))
         selection = ["--cases", str(subset)] + (["-k", "stack_sigmoid_*"] if quick else [])
         fractions = [f for _, f in FRACTIONS][1:] if quick else [f for _, f in FRACTIONS]
-        plan = [(f, 1) for f in fractions] + [("all", 2)]
-        for fraction, jobs in plan:
-            cache_dir = tmp / f"cache-{fraction.replace('/', '_')}-j{jobs}"  # a fresh one: the first run is cold
+        plan = [(f, 1, "rev") for f in fractions] + [("all", 2, "rev")] + ([] if quick else [("all", 2, "all")])
+        for fraction, jobs, modes in plan:
+            # a fresh cache for each: the first run is cold
+            cache_dir = tmp / f"cache-{fraction.replace('/', '_')}-j{jobs}-{modes}"
             for state in ("cold", "warm"):
-                runs.append(_report(Run(fraction, jobs, state), tmp, cache_dir, selection, log))
+                runs.append(_report(Run(fraction, jobs, state, modes), tmp, cache_dir, selection, log))
     return {"floor": floor, "frameworks": installed, "runs": runs}
 
 
 def marginal_costs(runs):
     """backend -> (seconds per row, warm, from the slope over the sizes; rows at full size)."""
-    warm = [r for r in runs if r.cache == "warm" and r.jobs == 1]
+    warm = [r for r in runs if r.cache == "warm" and r.jobs == 1 and r.modes == "rev"]
     out = {}
     for backend in sorted({b for r in warm for b in r.rows}):
         x = np.array([r.rows.get(backend, 0) for r in warm], dtype=float)
@@ -133,5 +136,5 @@ def marginal_costs(runs):
     return out
 
 
-def find(runs, fraction, jobs, cache):
-    return next((r for r in runs if (r.fraction, r.jobs, r.cache) == (fraction, jobs, cache)), None)
+def find(runs, fraction, jobs, cache, modes="rev"):
+    return next((r for r in runs if (r.fraction, r.jobs, r.cache, r.modes) == (fraction, jobs, cache, modes)), None)
