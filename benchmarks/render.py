@@ -303,6 +303,12 @@ def scaling_targets(scaling, detection):
         out.append(Target("scaling", f"`crosscheck report -j 2`, full catalogue, {state} caches ÷ import floor of "
                                      f"{', '.join(scaling['frameworks'])}", limit, "≤",
                           run.wall / floor if run else None))
+    for state, limit in (("warm", 4), ("cold", 10)):  # the same targets for the default report, with J·v and H·v
+        run = find(runs, "all", 2, state, modes="all")
+        if run is not None:
+            out.append(Target("scaling", f"default `crosscheck report -j 2` (rev, fwd and hvp rows), full catalogue, "
+                                         f"{state} caches ÷ import floor of {', '.join(scaling['frameworks'])}",
+                              limit, "≤", run.wall / floor))
     for backend, (slope, rows) in marginal_costs(runs).items():
         out.append(Target("scaling", f"marginal cost of a row, warm, {backend} (ms per row)", 5, "≤", slope * 1e3,
                           unit="ms"))
@@ -339,7 +345,33 @@ def item5(scaling):
         rows.append([backend, count, f"{slope * 1e3:.2f} ms", f"{mean * 1e3:.2f} ms"])
     costs_table = markdown_table(pd.DataFrame(rows, columns=["backend", "rows (full)", "marginal cost per row",
                                                              "mean cost per row (full)"]))
-    return runs, costs_table
+    return runs, costs_table, expected_scaling(scaling)
+
+
+def expected_scaling(scaling, cores=(2, 4, 8, 16)):
+    """The wall time to expect on more cores, from the warm -j 1 and -j 2 runs of the whole catalogue (rev):
+    T(n) = max(S + P/n, S + L) (Amdahl's law, S and P solved from T(1) and T(2); L the longest single unit, which
+    no number of workers shortens). A sketch, not a measurement."""
+    from .scaling import find
+
+    one, two = find(scaling["runs"], "all", 1, "warm"), find(scaling["runs"], "all", 2, "warm")
+    if one is None or two is None:
+        return ""
+    spread = max(2 * (one.wall - two.wall), 0.0)
+    serial = one.wall - spread
+    longest = scaling.get("longest", float("nan"))
+    bound = serial + longest if longest == longest else 0.0
+    rows = []
+    for n in cores:
+        t = max(serial + spread / n, bound)
+        rows.append([n, seconds(t), ratio(t / scaling["floor"]), "S + L" if t == bound else "S + P/n"])
+    table = markdown_table(pd.DataFrame(rows, columns=["cores (-j)", "expected wall, warm", "÷ floor", "bound by"]))
+    return ("Expected on more cores: Amdahl's law fitted to the warm `-j 1` and `-j 2` runs of the whole catalogue, "
+            f"a part that does not spread, S = {seconds(serial)} (imports, reading the catalogue, rendering the "
+            f"report), and one that does, P = {seconds(spread)}; no number of workers shortens the longest single "
+            f"unit, L = {seconds(longest)} (the XOR MLP's training on every backend, both dtypes, timed alone, "
+            "warm), so T(n) = max(S + P/n, S + L). An estimate, not a measurement: each worker also imports the "
+            "frameworks again.\n\n" + table)
 
 
 def item6(detection):
@@ -417,7 +449,7 @@ def document(*, command, quick, selection, before, after, wall, e2e, checks, lay
                 "input is checked along 16 random ±1 directions, made one at a time as int8, each perturbed point "
                 "evaluated alone.", "", markdown_table(memory_table(memory))]
     if scaling is not None:
-        runs, costs = item5(scaling)
+        runs, costs, expected = item5(scaling)
         out += ["## 5. The report as the catalogue grows: cold and warm caches, one and two processes", "",
                 "`crosscheck report` on every 4th, every 2nd and every case of the catalogue (a case file that "
                 "re-exports them), each twice from an empty compilation cache (`CROSSCHECK_CACHE_DIR` in a temporary "
@@ -432,7 +464,7 @@ def document(*, command, quick, selection, before, after, wall, e2e, checks, lay
                 "judging runs only), against the rows it wrote, fitted by least squares over the three warm `-j 1` "
                 "runs; the slope is what one more row costs on that backend. The float64 reference's cost is per "
                 "(case, dtype) and shared by the backends (row `reference`, per row of all backends).", "", costs,
-                ""]
+                "", expected, ""]
     if detection is not None:
         table, timed = item6(detection)
         out += ["## 6. Directional checks at gradcheck's detection power", "",

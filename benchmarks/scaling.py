@@ -97,11 +97,33 @@ def _report(run, folder, cache_dir, selection, log):
     return run
 
 
+#: the longest unit of a parallel report, timed alone (its second run: warm): the XOR MLP's training on every backend
+LONGEST = ("import sys, time\n"
+           "from pathlib import Path\n"
+           "from crosscheck import report, backends\n"
+           "from crosscheck.catalogue import discover\n"
+           "case = next(c for c in discover([Path('cases')]) if c.name == 'xor_mlp')\n"
+           "instances = [backends.get(n) for n in backends.DEFAULT]\n"
+           "for _ in range(2):\n"
+           "    t = time.perf_counter()\n"
+           "    report.train_case(case, instances, ('float64', 'float32'), 600)\n"
+           "print('LONGEST', time.perf_counter() - t)\n")
+
+
+def longest_unit():
+    """Seconds of the XOR MLP's training on every backend, both dtypes, warm (the longest unit of a report)."""
+    proc = run_process([sys.executable, "-c", LONGEST], cwd=ROOT)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("LONGEST ")), None)
+    return float(line.split()[1]) if line else float("nan")
+
+
 def measure(*, quick=False, log=print):
-    """Every run of item 5, and the floor (three times, the median kept)."""
+    """Every run of item 5, the floor (three times, the median kept) and the longest unit of a report."""
     installed, code = floor_code()
     floor = sorted(run_process([sys.executable, "-c", code], cwd=ROOT).wall for _ in range(3))[1]
     log(f"  floor (import {', '.join(installed)} and one op each): {floor:.2f} s")
+    longest = longest_unit()
+    log(f"  the longest unit (the XOR MLP's training, every backend, warm): {longest:.1f} s")
     runs = []
     with tempfile.TemporaryDirectory(prefix="crosscheck-scaling-") as tmp:
         tmp = Path(tmp)
@@ -116,7 +138,7 @@ def measure(*, quick=False, log=print):
             cache_dir = tmp / f"cache-{fraction.replace('/', '_')}-j{jobs}-{modes}"
             for state in ("cold", "warm"):
                 runs.append(_report(Run(fraction, jobs, state, modes), tmp, cache_dir, selection, log))
-    return {"floor": floor, "frameworks": installed, "runs": runs}
+    return {"floor": floor, "frameworks": installed, "runs": runs, "longest": longest}
 
 
 def marginal_costs(runs):
