@@ -3,8 +3,10 @@
 Each note explains the miss from this run's numbers, then proposes changes to the package. The
 proposals were prototyped in scratch copies of the package at commit 0a42eec, on the 2-core machine
 these benchmarks were first run on, one thread, baseline and prototype timed in turns; the figures
-they quote come from those prototypes (``PROTOTYPED``) and say so. Three of them have since been
-applied (the tape's, the one-column perturbation, jax's numpy arguments); the notes say which.
+they quote come from those prototypes (``PROTOTYPED``) and say so. Five of them have since been
+applied (the tape's, the one-column perturbation, jax's numpy arguments, the lazy directional points and
+int8 directions); the notes say which. Later measurements of where the time goes, and of speed-ups that were
+not applied because they change answers, are in ``MEASURED``, with the commit they were taken at.
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ MIB = 2**20
 #: prototype measurements quoted by the notes (seconds, medians; baseline → prototype)
 PROTOTYPED = {
     "central 1e4": (0.358, 0.079), "central 1e5": (9.46, 1.92),
-    "report": (22.4, 18.5, 17.0, 10.3), "report floor": 1.86, "report no jax": 6.5,
-    "jax training": (2.04, 0.42),
+    "report": (22.4, 18.5, 17.0, 10.3),
     "W2 stack": 13.9e-3, "W2 products": (3.9e-3, 2.65e-3), "directions": (6.5e-3, 3.1e-3),
     # the core's tape, forward + backward (float32 / float64 at widths 256, 1024, 4096)
     "tape float32": ((0.80e-3, 0.58e-3), (10.7e-3, 7.5e-3), (210e-3, 123e-3)),

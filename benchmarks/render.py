@@ -5,6 +5,7 @@ The layout is fixed (the same sections, rows and columns on every run); only the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -360,7 +361,7 @@ def expected_scaling(scaling, cores=(2, 4, 8, 16)):
     spread = max(2 * (one.wall - two.wall), 0.0)
     serial = one.wall - spread
     longest = scaling.get("longest", float("nan"))
-    bound = serial + longest if longest == longest else 0.0
+    bound = 0.0 if math.isnan(longest) else serial + longest
     rows = []
     for n in cores:
         t = max(serial + spread / n, bound)

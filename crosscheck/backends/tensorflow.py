@@ -695,9 +695,7 @@ class TensorFlowBackend(Backend):
             fn, nn, shape = self._function(case, arrays, dtype)
             scalar = int(np.prod(shape)) == 1
             cotangent = np.zeros(shape, dtype) if scalar else case.cotangent_for(shape, dtype)
-            tf = nn.tf
-            loss, grads = fn({k: tf.constant(v, nn.dtype) for k, v in arrays.items()},
-                             tf.constant(cotangent, nn.dtype))
+            loss, grads = fn({k: nn.constant(v).t for k, v in arrays.items()}, nn.constant(cotangent).t)
         return Evaluation(float(loss), {k: np.asarray(grads[k].numpy()) for k in case.wrt}, nn.notes())
 
     # --- forward mode and second order (issue 13) ---------------------------------------------------------------
